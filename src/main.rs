@@ -1,3 +1,9 @@
+//! `shortcut-env`: see the README. All logic lives in the library; this only hands over the
+//! process's arguments and environment and turns a failure into its exit status.
+
 fn main() {
-    println!("Hello, world!");
+    std::process::exit(shortcut_env::main_with(
+        std::env::args_os().collect(),
+        shortcut_env::vars::Vars::from_process(),
+    ));
 }

@@ -1,0 +1,103 @@
+//! Command-line parsing (clap). Flags only; every flag also has a variable, merged in
+//! `config::resolve` so that the environment is read once and `--help` never shows a value.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser};
+
+const ABOUT: &str = "Load an application's secrets from AWS Secrets Manager into its environment, \
+then exec it.";
+
+const LONG_ABOUT: &str = "\
+Load an application's secrets from AWS Secrets Manager into its environment, then exec it.
+
+shortcut-env validates its configuration (APP_ENV, AWS_REGION, SECRET_NAME) before any network
+call, fetches the secret (a JSON object) with the standard AWS credential chain, exports every key
+as an environment variable, writes GOOGLE_APPLICATION_CREDENTIALS_JSON to a private file and sets
+GOOGLE_APPLICATION_CREDENTIALS to its path, then replaces itself with COMMAND.
+
+With APP_ENV=local it never talks to AWS: it reads .env (if present) instead.
+
+Every option can also be given as a variable, shown in brackets; the flag wins.
+No secret value is ever printed: errors and logs name keys, never values.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  APP_ENV=production AWS_REGION=us-east-1 shortcut-env -- uvicorn main:app --host 0.0.0.0
+  APP_ENV=local shortcut-env --env-file .env.example -- printenv MILVUS_HOST
+  ENTRYPOINT [\"/usr/local/bin/shortcut-env\", \"--\"]   (Dockerfile, with CMD as the command)
+
+Exit status: the command's own once it runs; 64 usage, 65 unusable secret data, 66 secret not
+found, 69 Secrets Manager unreachable/timed out/throttled, 73 credentials file unsafe,
+77 not allowed (credentials, AccessDenied, KMS), 78 configuration, 126 command not executable,
+127 command not found.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "shortcut-env",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub options: Options,
+
+    /// The command to exec, with its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// The wrapper's options. `None` means "not given as a flag": the variable, then the default
+/// applies.
+#[derive(Debug, Default, Args)]
+pub struct Options {
+    /// local, development, staging or production (prod) [env: APP_ENV]
+    #[arg(long, value_name = "ENV")]
+    pub app_env: Option<String>,
+
+    /// Region of the secret, e.g. us-east-1; not needed with an ARN [env: AWS_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Secret name or ARN [env: SECRET_NAME] [default: short-cut/prod/app in production,
+    /// short-cut/staging/app in staging]
+    #[arg(long, value_name = "ID")]
+    pub secret: Option<String>,
+
+    /// Version stage to read, e.g. AWSPREVIOUS for a rollback [env: SECRET_VERSION_STAGE]
+    /// [default: AWSCURRENT]
+    #[arg(long, value_name = "STAGE")]
+    pub version_stage: Option<String>,
+
+    /// Exact version id to read [env: SECRET_VERSION_ID]
+    #[arg(long, value_name = "ID")]
+    pub version_id: Option<String>,
+
+    /// Deadline for fetching, in seconds, e.g. 5 or 2.5 [env: SHORTCUT_ENV_TIMEOUT] [default: 5]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<String>,
+
+    /// Private directory for materialized credential files [env: SHORTCUT_ENV_CREDENTIALS_DIR]
+    /// [default: $TMPDIR/shortcut-env-UID]
+    #[arg(long, value_name = "DIR")]
+    pub credentials_dir: Option<PathBuf>,
+
+    /// Dotenv file read in local mode [env: SHORTCUT_ENV_FILE] [default: .env, if present]
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
+    /// Comma-separated keys that must be present [env: SHORTCUT_ENV_REQUIRE]
+    #[arg(long, value_name = "KEYS")]
+    pub require: Option<String>,
+
+    /// Log format: text or json [env: SHORTCUT_ENV_LOG_FORMAT] [default: text]
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Inherited variables win over secret values [env: SHORTCUT_ENV_PRESERVE_ENV=1]
+    #[arg(long)]
+    pub preserve_env: bool,
+}

@@ -1,0 +1,534 @@
+//! Configuration: flags merged over variables, validated before any network call.
+//!
+//! Pure: it reads a [`Vars`] snapshot, never the process environment, so every rule here is a
+//! table-driven unit test and a bad setting fails in microseconds, not after a credential-chain
+//! timeout.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::Options;
+use crate::error::Error;
+use crate::vars::Vars;
+
+/// Deadline for fetching when none is configured: long enough for a cold Fargate ENI and a few
+/// retries, short enough that a broken network path fails the task quickly.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_TIMEOUT_SECS: f64 = 3600.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Local,
+    Development,
+    Staging,
+    Production,
+}
+
+impl AppEnv {
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        match value {
+            "local" => Ok(AppEnv::Local),
+            "development" => Ok(AppEnv::Development),
+            "staging" => Ok(AppEnv::Staging),
+            "production" | "prod" => Ok(AppEnv::Production),
+            other => Err(Error::AppEnvUnknown(other.to_string())),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Local => "local",
+            AppEnv::Development => "development",
+            AppEnv::Staging => "staging",
+            AppEnv::Production => "production",
+        }
+    }
+
+    /// The secret read when SECRET_NAME is not set, after the guide's `{project}/{env}/{kind}`.
+    pub fn default_secret(self) -> Option<&'static str> {
+        match self {
+            AppEnv::Production => Some("short-cut/prod/app"),
+            AppEnv::Staging => Some("short-cut/staging/app"),
+            AppEnv::Development | AppEnv::Local => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// Resolved on its own, first, so that every later error is printed in the chosen format.
+    pub fn resolve(options: &Options, vars: &Vars) -> Result<Self, Error> {
+        match pick(&options.log_format, vars, "SHORTCUT_ENV_LOG_FORMAT")? {
+            None | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(Error::InvalidSetting {
+                name: "SHORTCUT_ENV_LOG_FORMAT",
+                value: other.to_string(),
+                reason: "expected text or json",
+            }),
+        }
+    }
+}
+
+/// Where the secret comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// `APP_ENV=local`: a dotenv file, no AWS.
+    Local { env_file: PathBuf, explicit: bool },
+    /// Secrets Manager.
+    Aws(AwsSource),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsSource {
+    /// As given: a name or a full ARN.
+    pub secret_id: String,
+    pub region: String,
+    pub version_stage: Option<String>,
+    pub version_id: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Where materialized credential files go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialsDir {
+    /// `$TMPDIR/shortcut-env-UID`, made private by us.
+    Default { temp_dir: PathBuf },
+    /// Chosen by the operator, e.g. a tmpfs volume with a read-only root filesystem.
+    Explicit(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub app_env: AppEnv,
+    pub source: Source,
+    pub credentials_dir: CredentialsDir,
+    pub require: Vec<String>,
+    pub preserve_env: bool,
+}
+
+/// The flag if given, else the variable.
+fn pick<'a>(
+    flag: &'a Option<String>,
+    vars: &'a Vars,
+    name: &'static str,
+) -> Result<Option<&'a str>, Error> {
+    match flag {
+        Some(value) => Ok(Some(value.as_str())),
+        None => vars.setting(name),
+    }
+}
+
+pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
+    let app_env = match pick(&options.app_env, vars, "APP_ENV")? {
+        None | Some("") => return Err(Error::AppEnvMissing),
+        Some(value) => AppEnv::parse(value)?,
+    };
+    let require = parse_list(pick(&options.require, vars, "SHORTCUT_ENV_REQUIRE")?);
+    let preserve_env = options.preserve_env
+        || parse_bool(
+            "SHORTCUT_ENV_PRESERVE_ENV",
+            vars.setting("SHORTCUT_ENV_PRESERVE_ENV")?,
+        )?;
+    let credentials_dir = match &options.credentials_dir {
+        Some(dir) => CredentialsDir::Explicit(dir.clone()),
+        None => match vars.get("SHORTCUT_ENV_CREDENTIALS_DIR") {
+            Some(dir) if !dir.is_empty() => CredentialsDir::Explicit(dir.into()),
+            _ => CredentialsDir::Default {
+                temp_dir: vars
+                    .get("TMPDIR")
+                    .filter(|dir| !dir.is_empty())
+                    .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from),
+            },
+        },
+    };
+    let source = match app_env {
+        AppEnv::Local => {
+            let file = options.env_file.clone().or_else(|| {
+                vars.get("SHORTCUT_ENV_FILE")
+                    .filter(|f| !f.is_empty())
+                    .map(PathBuf::from)
+            });
+            Source::Local {
+                explicit: file.is_some(),
+                env_file: file.unwrap_or_else(|| PathBuf::from(".env")),
+            }
+        }
+        _ => Source::Aws(resolve_aws(app_env, options, vars)?),
+    };
+    Ok(Config {
+        app_env,
+        source,
+        credentials_dir,
+        require,
+        preserve_env,
+    })
+}
+
+fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSource, Error> {
+    let secret_id = match pick(&options.secret, vars, "SECRET_NAME")? {
+        Some(id) if id.trim().is_empty() => return Err(Error::SecretNameEmpty),
+        Some(id) => id.to_string(),
+        None => app_env
+            .default_secret()
+            .ok_or(Error::SecretNameMissing(app_env.as_str()))?
+            .to_string(),
+    };
+    let env_region = match pick(&options.region, vars, "AWS_REGION")? {
+        None | Some("") => None,
+        Some(region) => Some(validate_region(region)?),
+    };
+    let region = if secret_id.starts_with("arn:") {
+        let arn_region = parse_arn_region(&secret_id)?;
+        match env_region {
+            Some(env_region) if env_region != arn_region => {
+                return Err(Error::RegionConflict {
+                    env_region: env_region.to_string(),
+                    arn_region: arn_region.to_string(),
+                    secret: secret_id,
+                });
+            }
+            _ => arn_region.to_string(),
+        }
+    } else {
+        env_region
+            .ok_or(Error::RegionMissing {
+                app_env: app_env.as_str(),
+            })?
+            .to_string()
+    };
+    let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    Ok(AwsSource {
+        version_stage: non_empty(pick(&options.version_stage, vars, "SECRET_VERSION_STAGE")?),
+        version_id: non_empty(pick(&options.version_id, vars, "SECRET_VERSION_ID")?),
+        timeout: parse_timeout(pick(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?)?,
+        secret_id,
+        region,
+    })
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`: two letters,
+/// one or more lower-case words, a number. Catches the stray space, the capitals, the AZ
+/// (`us-east-1a`) and the empty string that would otherwise surface as a DNS error much later.
+pub fn validate_region(region: &str) -> Result<&str, Error> {
+    let malformed = || Error::RegionMalformed(region.to_string());
+    let parts: Vec<&str> = region.split('-').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return Err(malformed());
+    };
+    let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+    let ok = first.len() == 2
+        && lower(first)
+        && !middle.is_empty()
+        && middle.iter().all(|w| lower(w))
+        && (1..=2).contains(&last.len())
+        && last.bytes().all(|b| b.is_ascii_digit());
+    if ok { Ok(region) } else { Err(malformed()) }
+}
+
+/// The region of a Secrets Manager ARN:
+/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`.
+pub fn parse_arn_region(arn: &str) -> Result<&str, Error> {
+    let malformed = |reason: &str| Error::SecretArnMalformed {
+        secret: arn.to_string(),
+        reason: reason.to_string(),
+    };
+    let fields: Vec<&str> = arn.splitn(7, ':').collect();
+    let [_, partition, service, region, account, resource, name] = fields.as_slice() else {
+        return Err(malformed(
+            "expected arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME",
+        ));
+    };
+    if !matches!(
+        *partition,
+        "aws"
+            | "aws-cn"
+            | "aws-us-gov"
+            | "aws-iso"
+            | "aws-iso-b"
+            | "aws-iso-e"
+            | "aws-iso-f"
+            | "aws-eusc"
+    ) {
+        return Err(malformed("unknown partition"));
+    }
+    if *service != "secretsmanager" {
+        return Err(malformed("not a Secrets Manager ARN"));
+    }
+    validate_region(region).map_err(|_| malformed("invalid region"))?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed("the account id must be 12 digits"));
+    }
+    if *resource != "secret" || name.is_empty() {
+        return Err(malformed("expected secret:NAME after the account id"));
+    }
+    Ok(region)
+}
+
+fn parse_timeout(value: Option<&str>) -> Result<Duration, Error> {
+    let Some(text) = value.filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    let invalid = || Error::InvalidSetting {
+        name: "SHORTCUT_ENV_TIMEOUT",
+        value: text.to_string(),
+        reason: "expected a number of seconds greater than 0 and at most 3600, e.g. 5 or 2.5",
+    };
+    let seconds: f64 = text.trim().parse().map_err(|_| invalid())?;
+    if !(seconds > 0.0 && seconds <= MAX_TIMEOUT_SECS) {
+        return Err(invalid());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
+
+fn parse_bool(name: &'static str, value: Option<&str>) -> Result<bool, Error> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("" | "0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(_) => Err(Error::InvalidSetting {
+            name,
+            value: value.unwrap_or_default().to_string(),
+            reason: "expected 1/true/yes/on or 0/false/no/off",
+        }),
+    }
+}
+
+/// `A, B,,C` → `[A, B, C]`.
+pub fn parse_list(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vars {
+        pairs.iter().copied().collect()
+    }
+
+    fn resolve_vars(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        resolve(&Options::default(), &vars(pairs))
+    }
+
+    fn aws(config: Config) -> AwsSource {
+        match config.source {
+            Source::Aws(aws) => aws,
+            other => panic!("expected the AWS source, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn app_env_is_required_and_checked() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "app-env-missing"),
+            (&[("APP_ENV", "")], "app-env-missing"),
+            (&[("APP_ENV", "prodution")], "app-env-unknown"),
+            (&[("APP_ENV", "Production")], "app-env-unknown"),
+        ];
+        for (pairs, kind) in cases {
+            let err = resolve_vars(pairs).unwrap_err();
+            assert_eq!(err.kind(), *kind, "{pairs:?}");
+            assert_eq!(err.exit_code(), 78);
+        }
+        let err = resolve_vars(&[("APP_ENV", "qa")]).unwrap_err();
+        assert!(err.to_string().contains("production"), "{err}");
+    }
+
+    #[test]
+    fn secret_defaults_follow_app_env() {
+        let cases = [
+            ("production", "short-cut/prod/app"),
+            ("prod", "short-cut/prod/app"),
+            ("staging", "short-cut/staging/app"),
+        ];
+        for (app_env, secret) in cases {
+            let config = resolve_vars(&[("APP_ENV", app_env), ("AWS_REGION", "us-east-1")]);
+            assert_eq!(aws(config.unwrap()).secret_id, secret);
+        }
+        let err = resolve_vars(&[("APP_ENV", "development"), ("AWS_REGION", "us-east-1")]);
+        assert_eq!(err.unwrap_err().kind(), "secret-name-missing");
+        let err = resolve_vars(&[
+            ("APP_ENV", "production"),
+            ("AWS_REGION", "us-east-1"),
+            ("SECRET_NAME", " "),
+        ]);
+        assert_eq!(err.unwrap_err().kind(), "secret-name-empty");
+    }
+
+    #[test]
+    fn region_is_required_outside_local_mode() {
+        for app_env in ["production", "staging"] {
+            let err = resolve_vars(&[("APP_ENV", app_env)]).unwrap_err();
+            assert_eq!(err.kind(), "region-missing");
+            assert!(err.to_string().contains("AWS_REGION"));
+        }
+        let config = resolve_vars(&[("APP_ENV", "local")]).unwrap();
+        assert_eq!(
+            config.source,
+            Source::Local {
+                env_file: ".env".into(),
+                explicit: false
+            }
+        );
+    }
+
+    #[test]
+    fn regions_are_validated() {
+        for good in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "us-isob-east-1",
+            "ap-southeast-5",
+        ] {
+            assert_eq!(validate_region(good).ok(), Some(good));
+        }
+        for bad in [
+            "us-east-1 ",
+            " us-east-1",
+            "US-EAST-1",
+            "us-east-1a",
+            "useast1",
+            "us-east",
+            "us--1",
+            "u-east-1",
+            "us-east-123",
+            "",
+            "us-east-1\n",
+        ] {
+            assert!(validate_region(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn arn_gives_the_region_and_must_agree_with_aws_region() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:short-cut/prod/app-AbCdEf";
+        let config = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", arn)]).unwrap();
+        assert_eq!(aws(config).region, "eu-west-1");
+        let same = resolve_vars(&[
+            ("APP_ENV", "production"),
+            ("SECRET_NAME", arn),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        assert!(same.is_ok());
+        let err = resolve_vars(&[
+            ("APP_ENV", "production"),
+            ("SECRET_NAME", arn),
+            ("AWS_REGION", "us-east-1"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), "region-conflict");
+        let text = err.to_string();
+        assert!(
+            text.contains("us-east-1") && text.contains("eu-west-1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn malformed_arns_are_configuration_errors() {
+        for bad in [
+            "arn:aws:secretsmanager:eu-west-1:111122223333",
+            "arn:aws:ssm:eu-west-1:111122223333:parameter:x",
+            "arn:aws:secretsmanager:EU-WEST-1:111122223333:secret:x",
+            "arn:awz:secretsmanager:eu-west-1:111122223333:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:1111:secret:x",
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:",
+        ] {
+            let err = parse_arn_region(bad).unwrap_err();
+            assert_eq!(err.kind(), "secret-arn-malformed", "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_variables() {
+        let options = Options {
+            app_env: Some("staging".into()),
+            region: Some("eu-west-1".into()),
+            secret: Some("other".into()),
+            timeout: Some("2.5".into()),
+            ..Options::default()
+        };
+        let config = resolve(
+            &options,
+            &vars(&[
+                ("APP_ENV", "production"),
+                ("AWS_REGION", "us-east-1"),
+                ("SHORTCUT_ENV_TIMEOUT", "9"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.app_env, AppEnv::Staging);
+        let aws = aws(config);
+        assert_eq!(
+            (aws.region.as_str(), aws.secret_id.as_str()),
+            ("eu-west-1", "other")
+        );
+        assert_eq!(aws.timeout, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn timeouts_are_positive_bounded_seconds() {
+        assert_eq!(parse_timeout(None).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(
+            parse_timeout(Some("0.25")).unwrap(),
+            Duration::from_millis(250)
+        );
+        for bad in ["0", "-1", "abc", "NaN", "inf", "3601", "5s"] {
+            assert_eq!(
+                parse_timeout(Some(bad)).unwrap_err().exit_code(),
+                78,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn lists_bools_and_log_formats() {
+        assert_eq!(parse_list(Some(" A, B,,C ")), ["A", "B", "C"]);
+        assert!(parse_list(None).is_empty());
+        assert!(parse_bool("X", Some("TRUE")).unwrap());
+        assert!(!parse_bool("X", Some("0")).unwrap());
+        assert!(parse_bool("X", Some("maybe")).is_err());
+        let json = vars(&[("SHORTCUT_ENV_LOG_FORMAT", "json")]);
+        assert_eq!(
+            LogFormat::resolve(&Options::default(), &json).unwrap(),
+            LogFormat::Json
+        );
+        let bad = vars(&[("SHORTCUT_ENV_LOG_FORMAT", "xml")]);
+        assert!(LogFormat::resolve(&Options::default(), &bad).is_err());
+    }
+
+    #[test]
+    fn credentials_dir_defaults_under_tmpdir() {
+        let config = resolve_vars(&[("APP_ENV", "local"), ("TMPDIR", "/var/tmp")]).unwrap();
+        assert_eq!(
+            config.credentials_dir,
+            CredentialsDir::Default {
+                temp_dir: "/var/tmp".into()
+            }
+        );
+        let config = resolve_vars(&[
+            ("APP_ENV", "local"),
+            ("SHORTCUT_ENV_CREDENTIALS_DIR", "/run/creds"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.credentials_dir,
+            CredentialsDir::Explicit("/run/creds".into())
+        );
+    }
+}

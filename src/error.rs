@@ -1,0 +1,433 @@
+//! The one error type of the wrapper.
+//!
+//! Every failure the wrapper can report is a variant here, and every variant knows its exit code
+//! (the sysexits-style table in the README) and a hint that tells the operator what to check.
+//! Messages name keys, secret ids, paths and AWS error codes, never a secret value: the variants
+//! that carry text from elsewhere only carry text that cannot hold one (service error messages,
+//! I/O errors, the name of a key).
+
+use std::path::PathBuf;
+
+/// Exit codes of the wrapper's own failures; they never collide with 126/127/128+N of the command.
+pub mod code {
+    pub const USAGE: i32 = 64;
+    pub const DATA: i32 = 65;
+    pub const NOT_FOUND: i32 = 66;
+    pub const UNAVAILABLE: i32 = 69;
+    pub const CANT_CREATE: i32 = 73;
+    pub const NOT_ALLOWED: i32 = 77;
+    pub const CONFIG: i32 = 78;
+    pub const NOT_EXECUTABLE: i32 = 126;
+    pub const COMMAND_NOT_FOUND: i32 = 127;
+}
+
+/// The accepted values of `APP_ENV`, as printed in errors and `--help`.
+pub const APP_ENV_VALUES: &str = "local, development, staging, production (or prod)";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // ---- 64: usage --------------------------------------------------------------------------
+    #[error("{0}")]
+    Usage(String),
+    #[error("no command to run")]
+    NoCommand,
+
+    // ---- 78: configuration ------------------------------------------------------------------
+    #[error("APP_ENV is not set")]
+    AppEnvMissing,
+    #[error("APP_ENV={0:?} is not a known environment (accepted: {APP_ENV_VALUES})")]
+    AppEnvUnknown(String),
+    #[error(
+        "AWS_REGION is not set (required when APP_ENV={app_env} and the secret id is not an ARN)"
+    )]
+    RegionMissing { app_env: &'static str },
+    #[error("AWS_REGION={0:?} is not a valid AWS region")]
+    RegionMalformed(String),
+    #[error(
+        "AWS_REGION={env_region} conflicts with region {arn_region} of the secret ARN {secret}"
+    )]
+    RegionConflict {
+        env_region: String,
+        arn_region: String,
+        secret: String,
+    },
+    #[error("SECRET_NAME is not set and APP_ENV={0} has no default secret")]
+    SecretNameMissing(&'static str),
+    #[error("SECRET_NAME is empty")]
+    SecretNameEmpty,
+    #[error("SECRET_NAME {secret:?} is not a valid Secrets Manager ARN: {reason}")]
+    SecretArnMalformed { secret: String, reason: String },
+    #[error("{name}={value:?} is not valid: {reason}")]
+    InvalidSetting {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("Secrets Manager rejected the request for {secret}: {detail}")]
+    RequestRejected { secret: String, detail: String },
+    #[error("{0} is not valid Unicode")]
+    NotUnicode(&'static str),
+    #[error("env file {path} does not exist")]
+    EnvFileMissing { path: PathBuf },
+    #[error("env file {path} could not be read: {reason}")]
+    EnvFileUnreadable { path: PathBuf, reason: String },
+
+    // ---- 65: the secret's data is unusable --------------------------------------------------
+    #[error("secret {secret} is not a JSON object: {found}")]
+    SecretNotObject { secret: String, found: String },
+    #[error("secret {secret} holds binary data, not a JSON object")]
+    SecretBinary { secret: String },
+    #[error("key {key:?} of {source_name} is not a valid environment variable name")]
+    InvalidKeyName { source_name: String, key: String },
+    #[error("key {key} appears more than once in {source_name}")]
+    DuplicateKey { source_name: String, key: String },
+    #[error("the value of key {key} of {source_name} holds a NUL byte")]
+    NulInValue { source_name: String, key: String },
+    #[error("required keys missing: {}", .0.join(", "))]
+    RequiredMissing(Vec<String>),
+    #[error("GOOGLE_APPLICATION_CREDENTIALS_JSON is unusable: {0}")]
+    GcpJsonInvalid(String),
+
+    // ---- 66: the secret does not exist ------------------------------------------------------
+    #[error("secret {secret} was not found in {region}: {detail}")]
+    SecretNotFound {
+        secret: String,
+        region: String,
+        detail: String,
+    },
+
+    // ---- 69: Secrets Manager unavailable ----------------------------------------------------
+    #[error("could not reach Secrets Manager in {region}: {detail}")]
+    Unreachable { region: String, detail: String },
+    #[error("fetching {secret} did not finish within the {seconds} s deadline")]
+    Timeout { secret: String, seconds: f64 },
+    #[error("Secrets Manager kept throttling the request ({code}) until retries ran out")]
+    Throttled { code: String },
+    #[error("Secrets Manager failed with {code}: {detail}")]
+    ServiceFailure { code: String, detail: String },
+
+    // ---- 73: the credentials file could not be created safely -------------------------------
+    #[error("credentials directory {path} is unsafe: {reason}")]
+    CredentialsDirUnsafe { path: PathBuf, reason: String },
+    #[error("credentials file {path} could not be written: {reason}")]
+    CredentialsFileFailed { path: PathBuf, reason: String },
+
+    // ---- 77: not allowed --------------------------------------------------------------------
+    #[error("no AWS credentials: {0}")]
+    NoCredentials(String),
+    #[error("AWS rejected the credentials ({code}): {detail}")]
+    CredentialsRejected { code: String, detail: String },
+    #[error("access denied to secret {secret}: {detail}")]
+    AccessDenied { secret: String, detail: String },
+    #[error("KMS refused to decrypt secret {secret}: {detail}")]
+    KmsDecryptionFailed { secret: String, detail: String },
+
+    // ---- 126/127: the command ---------------------------------------------------------------
+    #[error("command not found: {0}")]
+    CommandNotFound(String),
+    #[error("cannot execute {command}: {reason}")]
+    CommandNotExecutable { command: String, reason: String },
+}
+
+impl Error {
+    /// The process exit status for this failure (see the README's table).
+    pub fn exit_code(&self) -> i32 {
+        use Error::*;
+        match self {
+            Usage(_) | NoCommand => code::USAGE,
+            AppEnvMissing
+            | AppEnvUnknown(_)
+            | RegionMissing { .. }
+            | RegionMalformed(_)
+            | RegionConflict { .. }
+            | SecretNameMissing(_)
+            | SecretNameEmpty
+            | SecretArnMalformed { .. }
+            | InvalidSetting { .. }
+            | RequestRejected { .. }
+            | NotUnicode(_)
+            | EnvFileMissing { .. }
+            | EnvFileUnreadable { .. } => code::CONFIG,
+            SecretNotObject { .. }
+            | SecretBinary { .. }
+            | InvalidKeyName { .. }
+            | NulInValue { .. }
+            | DuplicateKey { .. }
+            | RequiredMissing(_)
+            | GcpJsonInvalid(_) => code::DATA,
+            SecretNotFound { .. } => code::NOT_FOUND,
+            Unreachable { .. } | Timeout { .. } | Throttled { .. } | ServiceFailure { .. } => {
+                code::UNAVAILABLE
+            }
+            CredentialsDirUnsafe { .. } | CredentialsFileFailed { .. } => code::CANT_CREATE,
+            NoCredentials(_)
+            | CredentialsRejected { .. }
+            | AccessDenied { .. }
+            | KmsDecryptionFailed { .. } => code::NOT_ALLOWED,
+            CommandNotFound(_) => code::COMMAND_NOT_FOUND,
+            CommandNotExecutable { .. } => code::NOT_EXECUTABLE,
+        }
+    }
+
+    /// A stable, kebab-case name for the failure: the `error` field of JSON logs and the anchor
+    /// of its entry in docs/troubleshooting.md.
+    pub fn kind(&self) -> &'static str {
+        use Error::*;
+        match self {
+            Usage(_) => "usage",
+            NoCommand => "no-command",
+            AppEnvMissing => "app-env-missing",
+            AppEnvUnknown(_) => "app-env-unknown",
+            RegionMissing { .. } => "region-missing",
+            RegionMalformed(_) => "region-malformed",
+            RegionConflict { .. } => "region-conflict",
+            SecretNameMissing(_) => "secret-name-missing",
+            SecretNameEmpty => "secret-name-empty",
+            SecretArnMalformed { .. } => "secret-arn-malformed",
+            InvalidSetting { .. } => "invalid-setting",
+            RequestRejected { .. } => "request-rejected",
+            NotUnicode(_) => "not-unicode",
+            EnvFileMissing { .. } => "env-file-missing",
+            EnvFileUnreadable { .. } => "env-file-unreadable",
+            SecretNotObject { .. } => "secret-not-object",
+            SecretBinary { .. } => "secret-binary",
+            InvalidKeyName { .. } => "invalid-key-name",
+            NulInValue { .. } => "nul-in-value",
+            DuplicateKey { .. } => "duplicate-key",
+            RequiredMissing(_) => "required-missing",
+            GcpJsonInvalid(_) => "gcp-json-invalid",
+            SecretNotFound { .. } => "secret-not-found",
+            Unreachable { .. } => "unreachable",
+            Timeout { .. } => "timeout",
+            Throttled { .. } => "throttled",
+            ServiceFailure { .. } => "service-failure",
+            CredentialsDirUnsafe { .. } => "credentials-dir-unsafe",
+            CredentialsFileFailed { .. } => "credentials-file-failed",
+            NoCredentials(_) => "no-credentials",
+            CredentialsRejected { .. } => "credentials-rejected",
+            AccessDenied { .. } => "access-denied",
+            KmsDecryptionFailed { .. } => "kms-decryption-failed",
+            CommandNotFound(_) => "command-not-found",
+            CommandNotExecutable { .. } => "command-not-executable",
+        }
+    }
+
+    /// What the operator should check; printed as the `hint:` line.
+    pub fn hint(&self) -> String {
+        use Error::*;
+        match self {
+            Usage(_) => "run `shortcut-env --help` for the usage".into(),
+            NoCommand => "put the command after `--`, e.g. `shortcut-env -- uvicorn main:app`, \
+                          or use `shortcut-env check` to only validate"
+                .into(),
+            AppEnvMissing | AppEnvUnknown(_) => format!(
+                "set APP_ENV (or --app-env) to one of: {APP_ENV_VALUES}; \
+                 use APP_ENV=local to run without AWS"
+            ),
+            RegionMissing { .. } => "set AWS_REGION (or --region) to the secret's region, e.g. \
+                                     AWS_REGION=us-east-1, or give SECRET_NAME as a full ARN"
+                .into(),
+            RegionMalformed(_) => {
+                "a region is lower-case letters, digits and dashes, e.g. us-east-1; \
+                 check for spaces or capitals in AWS_REGION"
+                    .into()
+            }
+            RegionConflict { .. } => "unset AWS_REGION, or make it the ARN's region: \
+                                      a secret can only be read in its own region"
+                .into(),
+            SecretNameMissing(_) => "set SECRET_NAME (or --secret) to the secret's name or ARN, \
+                                     e.g. SECRET_NAME=short-cut/dev/app"
+                .into(),
+            SecretNameEmpty => "set SECRET_NAME to the secret's name or ARN, or unset it to use \
+                                the default for APP_ENV"
+                .into(),
+            SecretArnMalformed { .. } => "a secret ARN looks like \
+                 arn:aws:secretsmanager:us-east-1:111122223333:secret:short-cut/prod/app-AbCdEf"
+                .into(),
+            InvalidSetting { name, .. } => {
+                format!("fix {name}; see `shortcut-env --help` for its accepted values")
+            }
+            RequestRejected { .. } => "check SECRET_NAME, SECRET_VERSION_ID (a version id is a \
+                                       UUID) and SECRET_VERSION_STAGE"
+                .into(),
+            NotUnicode(name) => format!("{name} must be valid UTF-8"),
+            EnvFileMissing { .. } => "create the file (see .env.example), fix SHORTCUT_ENV_FILE \
+                                      or --env-file, or unset it to use ./.env when present"
+                .into(),
+            EnvFileUnreadable { .. } => "each line of a dotenv file is KEY=value; quote values \
+                                         that hold spaces, quotes or #"
+                .into(),
+            SecretNotObject { .. } | SecretBinary { .. } => {
+                "store the secret as a JSON object of KEY: value pairs (Secrets Manager console: \
+                 Plaintext tab), e.g. {\"OPENAI_API_KEY\": \"...\"}"
+                    .into()
+            }
+            InvalidKeyName { .. } => "environment variable names are letters, digits and \
+                                      underscores, not starting with a digit; rename the key in \
+                                      the secret"
+                .into(),
+            DuplicateKey { .. } => {
+                "a JSON object should name each key once; remove the duplicate from the secret"
+                    .into()
+            }
+            NulInValue { .. } => {
+                "environment values cannot hold NUL bytes; fix the value in the secret".into()
+            }
+            RequiredMissing(_) => "add the keys to the secret (or .env in local mode), or fix \
+                                   SHORTCUT_ENV_REQUIRE / --require"
+                .into(),
+            GcpJsonInvalid(_) => "GOOGLE_APPLICATION_CREDENTIALS_JSON must hold the service \
+                                  account key file as a JSON string: an object with a \"type\" \
+                                  field, as downloaded from the GCP console"
+                .into(),
+            SecretNotFound { .. } => "check SECRET_NAME (exact name, or full ARN for another \
+                                      account), AWS_REGION (the secret's region), and \
+                                      SECRET_VERSION_STAGE / SECRET_VERSION_ID if set"
+                .into(),
+            Unreachable { .. } => "check the network path to Secrets Manager (security groups, \
+                                   NAT gateway or a secretsmanager VPC endpoint, DNS) and \
+                                   AWS_ENDPOINT_URL if set"
+                .into(),
+            Timeout { .. } => "check the network path to Secrets Manager (NAT gateway or VPC \
+                               endpoint); raise SHORTCUT_ENV_TIMEOUT if the network is slow"
+                .into(),
+            Throttled { .. } => "too many tasks are starting at once for the account's \
+                                 GetSecretValue quota; stagger deployments or raise \
+                                 SHORTCUT_ENV_TIMEOUT to allow more retries"
+                .into(),
+            ServiceFailure { .. } => "Secrets Manager reported an error on its side; retry the \
+                                      start, and check the AWS Health Dashboard if it persists"
+                .into(),
+            CredentialsDirUnsafe { .. } => "point SHORTCUT_ENV_CREDENTIALS_DIR at a directory \
+                                            owned by this user, not writable by group or others \
+                                            (chmod 700), and not a symlink"
+                .into(),
+            CredentialsFileFailed { .. } => "make SHORTCUT_ENV_CREDENTIALS_DIR a writable \
+                                             directory (with readonlyRootFilesystem, mount a \
+                                             volume there)"
+                .into(),
+            NoCredentials(_) => "on ECS, set the task definition's taskRoleArn; locally, run \
+                                 `aws sso login` or set AWS_PROFILE, or export \
+                                 AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; or use APP_ENV=local \
+                                 with a .env file"
+                .into(),
+            CredentialsRejected { .. } => "the credentials are invalid or expired: refresh them \
+                                           (`aws sso login`, new keys), and check the clock"
+                .into(),
+            AccessDenied { .. } => "check the task role (taskRoleArn): its policy must allow \
+                                    secretsmanager:GetSecretValue on the secret's ARN pattern \
+                                    (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-*), and \
+                                    the secret's resource policy for cross-account access"
+                .into(),
+            KmsDecryptionFailed { .. } => "check the KMS key policy of the secret's key: the \
+                                           task role needs kms:Decrypt (with kms:ViaService = \
+                                           secretsmanager.REGION.amazonaws.com)"
+                .into(),
+            CommandNotFound(_) => "check the command's spelling and that it is installed on PATH \
+                                   in the image"
+                .into(),
+            CommandNotExecutable { .. } => "check the file's execute permission (chmod +x), its \
+                                            #! line, and that it is built for this platform"
+                .into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_documented_table() {
+        let cases: Vec<(Error, i32)> = vec![
+            (Error::Usage("x".into()), 64),
+            (Error::NoCommand, 64),
+            (Error::AppEnvMissing, 78),
+            (
+                Error::RegionMissing {
+                    app_env: "production",
+                },
+                78,
+            ),
+            (Error::RegionMalformed("US".into()), 78),
+            (
+                Error::SecretNotObject {
+                    secret: "s".into(),
+                    found: "an array".into(),
+                },
+                65,
+            ),
+            (
+                Error::SecretNotFound {
+                    secret: "s".into(),
+                    region: "r".into(),
+                    detail: "d".into(),
+                },
+                66,
+            ),
+            (
+                Error::Timeout {
+                    secret: "s".into(),
+                    seconds: 5.0,
+                },
+                69,
+            ),
+            (
+                Error::CredentialsDirUnsafe {
+                    path: "/tmp".into(),
+                    reason: "x".into(),
+                },
+                73,
+            ),
+            (
+                Error::AccessDenied {
+                    secret: "s".into(),
+                    detail: "d".into(),
+                },
+                77,
+            ),
+            (
+                Error::KmsDecryptionFailed {
+                    secret: "s".into(),
+                    detail: "d".into(),
+                },
+                77,
+            ),
+            (Error::NoCredentials("x".into()), 77),
+            (Error::CommandNotFound("x".into()), 127),
+            (
+                Error::CommandNotExecutable {
+                    command: "x".into(),
+                    reason: "y".into(),
+                },
+                126,
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.exit_code(), expected, "{error:?}");
+            assert!(!error.hint().is_empty());
+        }
+    }
+
+    #[test]
+    fn hints_point_at_what_to_check() {
+        let denied = Error::AccessDenied {
+            secret: "s".into(),
+            detail: "d".into(),
+        };
+        assert!(denied.hint().contains("task role"));
+        assert!(denied.hint().contains("secret:NAME-*"));
+        let missing = Error::SecretNotFound {
+            secret: "s".into(),
+            region: "r".into(),
+            detail: "d".into(),
+        };
+        assert!(missing.hint().contains("SECRET_NAME"));
+        assert!(missing.hint().contains("AWS_REGION"));
+        let kms = Error::KmsDecryptionFailed {
+            secret: "s".into(),
+            detail: "d".into(),
+        };
+        assert!(kms.hint().contains("key policy"));
+    }
+}
