@@ -115,7 +115,7 @@ pub enum Error {
     // ---- 77: not allowed --------------------------------------------------------------------
     #[error("no AWS credentials: {0}")]
     NoCredentials(String),
-    #[error("AWS rejected the credentials ({code}): {detail}")]
+    #[error("the AWS credentials are not usable ({code}): {detail}")]
     CredentialsRejected { code: String, detail: String },
     #[error("access denied to secret {secret}: {detail}")]
     AccessDenied { secret: String, detail: String },

@@ -1,0 +1,316 @@
+//! Fetching from Secrets Manager (moto on loopback) and the secret → environment rules.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+#[test]
+fn the_guide_secret_reaches_the_command_with_one_call() {
+    let secret = seed_text(&guide_secret());
+    let proxy = Proxy::start(moto().port);
+    let mut run = Run::aws(&proxy.url(), &secret.name);
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+
+    let expected: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&guide_secret()).unwrap();
+    for (key, value) in &expected {
+        assert_eq!(
+            env.get(key),
+            value.as_str().map(str::to_string).as_ref(),
+            "{key}"
+        );
+    }
+    // The configuration the app may also read passes through.
+    assert_eq!(env["APP_ENV"], "production");
+    assert_eq!(env["MILVUS_PORT"], "19530");
+
+    // Exactly one Secrets Manager call, and nothing else.
+    assert_eq!(proxy.targets(), ["secretsmanager.GetSecretValue"]);
+
+    // One success line naming the secret, its version, the stage, the count and the time.
+    let info: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(info.len(), 1, "{}", outcome.stderr);
+    let line = info[0];
+    assert!(
+        line.starts_with(&format!(
+            "shortcut-env: loaded 7 keys from {} (version {}, AWSCURRENT) in ",
+            secret.name, secret.version_id
+        )),
+        "{line}"
+    );
+    assert!(line.ends_with(" ms"), "{line}");
+    outcome.stderr_lacks(MARKER);
+}
+
+#[test]
+fn json_values_become_text_and_nulls_are_skipped_with_a_warning() {
+    let secret = seed_text(
+        r#"{"NUM":19530,"FLOAT":0.5,"FLAG":true,"OFF":false,"OBJ":{"a":[1,{"b":null}]},"LIST":["x","y"],"GONE":null,"EMPTY":"","UNI":"héllo ☃","LINES":"a\nb=c"}"#,
+    );
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome.code(0);
+    let cases = [
+        ("NUM", "19530"),
+        ("FLOAT", "0.5"),
+        ("FLAG", "true"),
+        ("OFF", "false"),
+        ("OBJ", r#"{"a":[1,{"b":null}]}"#),
+        ("LIST", r#"["x","y"]"#),
+        ("EMPTY", ""),
+        ("UNI", "héllo ☃"),
+        ("LINES", "a\nb=c"),
+    ];
+    for (key, value) in cases {
+        assert_eq!(env.get(key).map(String::as_str), Some(value), "{key}");
+    }
+    assert!(!env.contains_key("GONE"));
+    outcome
+        .stderr_has("warning: skipped keys with null values")
+        .stderr_has("GONE");
+    outcome.stderr_has("loaded 9 keys");
+}
+
+#[test]
+fn unusable_secrets_exit_65_naming_the_problem_not_the_value() {
+    let cases: &[(&str, &str)] = &[
+        ("LEAKMARKER plain text", "not valid JSON"),
+        (r#"["LEAKMARKER"]"#, "array"),
+        (r#""LEAKMARKER""#, "string"),
+        ("42", "number"),
+        (r#"{"1ABC":"LEAKMARKER"}"#, "1ABC"),
+        (r#"{"A-B":"LEAKMARKER"}"#, "A-B"),
+        (r#"{"OK":"LEAKMARKER\u0000"}"#, "NUL"),
+        (r#"{"A":"LEAKMARKER","A":"again"}"#, "more than once"),
+    ];
+    for (text, needle) in cases {
+        let secret = seed_text(text);
+        let mut run = Run::moto(&secret.name);
+        run.command(&["/bin/echo", "ran"]);
+        run.run()
+            .fails(65)
+            .stderr_has(needle)
+            .stderr_has(&secret.name)
+            .stderr_lacks(MARKER);
+    }
+}
+
+#[test]
+fn a_binary_secret_is_refused() {
+    let secret = seed(
+        &unique("short-cut/test/binary"),
+        Value::Binary(b"LEAKMARKER\x00\x01"),
+    );
+    let mut run = Run::moto(&secret.name);
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(65)
+        .stderr_has("binary")
+        .stderr_lacks(MARKER);
+}
+
+#[test]
+fn a_missing_secret_exits_66_with_a_hint_on_name_and_region() {
+    let mut run = Run::moto(&unique("short-cut/absent/app"));
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(66)
+        .stderr_has("short-cut/absent/app")
+        .stderr_has("ResourceNotFoundException")
+        .stderr_has("hint: check SECRET_NAME")
+        .stderr_has("AWS_REGION");
+}
+
+#[test]
+fn the_default_secret_name_follows_app_env() {
+    // Only this test uses the guide's real names.
+    seed("short-cut/prod/app", Value::Text(r#"{"WHICH":"prod"}"#));
+    seed(
+        "short-cut/staging/app",
+        Value::Text(r#"{"WHICH":"staging"}"#),
+    );
+    for (app_env, which) in [
+        ("production", "prod"),
+        ("prod", "prod"),
+        ("staging", "staging"),
+    ] {
+        let mut run = Run::moto("unused");
+        run.unset("SECRET_NAME").env("APP_ENV", app_env);
+        let (outcome, env) = run.env_seen();
+        outcome.code(0);
+        assert_eq!(env["WHICH"], which, "{app_env}");
+        outcome.stderr_has(&format!("short-cut/{which}/app"));
+    }
+}
+
+#[test]
+fn secret_values_win_over_inherited_ones_and_the_override_is_named() {
+    let secret = seed_text(r#"{"MILVUS_HOST":"from-secret","OTHER":"x"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.env("MILVUS_HOST", "inherited");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["MILVUS_HOST"], "from-secret");
+    let warnings: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", outcome.stderr);
+    assert!(warnings[0].contains("override inherited variables: MILVUS_HOST"));
+    outcome
+        .stderr_lacks("from-secret")
+        .stderr_lacks("inherited\n");
+
+    // --preserve-env, or its variable, reverses that.
+    for flag in [true, false] {
+        let mut run = Run::moto(&secret.name);
+        run.env("MILVUS_HOST", "inherited");
+        if flag {
+            run.arg("--preserve-env");
+        } else {
+            run.env("SHORTCUT_ENV_PRESERVE_ENV", "1");
+        }
+        let (outcome, env) = run.env_seen();
+        outcome.code(0);
+        assert_eq!(env["MILVUS_HOST"], "inherited");
+        assert_eq!(env["OTHER"], "x");
+        outcome.stderr_has("kept").stderr_has("MILVUS_HOST");
+    }
+}
+
+#[test]
+fn protected_names_are_never_set_from_a_secret() {
+    let secret = seed_text(
+        r#"{"PATH":"/evil","LD_PRELOAD":"/evil.so","AWS_SECRET_ACCESS_KEY":"x","SECRET_NAME":"x","SHORTCUT_ENV_TIMEOUT":"1","APP_ENV":"local","HOME":"/evil","GOOGLE_APPLICATION_CREDENTIALS":"/evil","FINE":"1"}"#,
+    );
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome.code(0);
+    assert_eq!(env["PATH"], "/usr/local/bin:/usr/bin:/bin");
+    assert!(!env.contains_key("LD_PRELOAD"));
+    assert_eq!(env["AWS_SECRET_ACCESS_KEY"], "testing");
+    assert_eq!(env["APP_ENV"], "production");
+    assert!(!env.contains_key("GOOGLE_APPLICATION_CREDENTIALS"));
+    assert_eq!(env["FINE"], "1");
+    outcome
+        .stderr_has("skipped protected names")
+        .stderr_has("PATH, LD_PRELOAD, AWS_SECRET_ACCESS_KEY, SECRET_NAME, SHORTCUT_ENV_TIMEOUT, APP_ENV, HOME, GOOGLE_APPLICATION_CREDENTIALS")
+        .stderr_lacks("/evil");
+}
+
+#[test]
+fn required_keys_are_checked_before_exec_and_all_named() {
+    let secret = seed_text(r#"{"OPENAI_API_KEY":"x"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.env(
+        "SHORTCUT_ENV_REQUIRE",
+        "OPENAI_API_KEY,PINECONE_API_KEY,GCP_PROJECT_ID",
+    )
+    .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(65)
+        .stderr_has("PINECONE_API_KEY, GCP_PROJECT_ID");
+    let mut run = Run::moto(&secret.name);
+    run.arg("--require")
+        .arg("OPENAI_API_KEY")
+        .command(&["/bin/echo", "ran"]);
+    run.run().code(0);
+}
+
+#[test]
+fn the_service_specific_endpoint_variable_is_honoured() {
+    let secret = seed_text(r#"{"VIA":"service-endpoint"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.env(
+        "AWS_ENDPOINT_URL",
+        format!("http://127.0.0.1:{}", endpoints::closed_port()),
+    )
+    .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto().url());
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["VIA"], "service-endpoint");
+}
+
+#[test]
+fn a_version_stage_can_be_chosen_for_a_rollback() {
+    let secret = seed_text(r#"{"V":"one"}"#);
+    let second = put_value(&secret.name, r#"{"V":"two"}"#);
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome
+        .code(0)
+        .stderr_has(&format!("version {second}, AWSCURRENT"));
+    assert_eq!(env["V"], "two");
+    let mut run = Run::moto(&secret.name);
+    run.env("SECRET_VERSION_STAGE", "AWSPREVIOUS");
+    let (outcome, env) = run.env_seen();
+    outcome
+        .code(0)
+        .stderr_has(&format!("version {}, AWSPREVIOUS", secret.version_id));
+    assert_eq!(env["V"], "one");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let secret = seed_text(r#"{"A":"LEAKMARKER","N":null,"PATH":"x"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.env("SHORTCUT_ENV_LOG_FORMAT", "json")
+        .command(&["/bin/true"]);
+    let outcome = run.run();
+    outcome.code(0).stderr_lacks(MARKER);
+    let lines: Vec<serde_json::Value> = outcome
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", outcome.stderr);
+    let info = lines.last().unwrap();
+    assert_eq!(info["level"], "info");
+    assert_eq!(info["secret"], secret.name.as_str());
+    assert_eq!(info["version_id"], secret.version_id.as_str());
+    assert_eq!(info["version_stages"], serde_json::json!(["AWSCURRENT"]));
+    assert_eq!(info["keys"], 1);
+    assert!(info["elapsed_ms"].is_u64());
+    assert!(lines[..2].iter().all(|l| l["level"] == "warning"));
+
+    let mut run = Run::moto(&unique("short-cut/absent/app"));
+    run.arg("--log-format").arg("json").command(&["/bin/true"]);
+    let outcome = run.run();
+    outcome.code(66);
+    let error: serde_json::Value = serde_json::from_str(outcome.stderr.trim()).unwrap();
+    assert_eq!(error["level"], "error");
+    assert_eq!(error["error"], "secret-not-found");
+    assert_eq!(error["exit_code"], 66);
+    assert!(error["hint"].as_str().unwrap().contains("SECRET_NAME"));
+}
+
+#[test]
+fn an_unreachable_endpoint_exits_69() {
+    let mut run = Run::aws(
+        &format!("http://127.0.0.1:{}", endpoints::closed_port()),
+        "s",
+    );
+    run.env("SHORTCUT_ENV_TIMEOUT", "3")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(69)
+        .stderr_has("Connection refused")
+        .stderr_has("hint: check the network path");
+}
+
+#[test]
+fn a_hanging_endpoint_fails_by_the_configured_deadline() {
+    let proxy = Proxy::start(moto().port);
+    proxy.always(Fault::Hang);
+    let mut run = Run::aws(&proxy.url(), "s");
+    run.env("SHORTCUT_ENV_TIMEOUT", "1.5")
+        .command(&["/bin/echo", "ran"]);
+    let outcome = run.run();
+    outcome.fails(69).stderr_has("1.5 s");
+    // Bounded by the deadline, not by the SDK's or the endpoint's own limits (30 s here); the
+    // margin is generous on purpose, this is not a performance assertion.
+    assert!(
+        outcome.elapsed < Duration::from_secs(15),
+        "{:?}",
+        outcome.elapsed
+    );
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the built binary, a cleared environment, real loopback endpoints.
+//!
+//! One test binary (so moto starts once per run); one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod support;
+
+mod config;
+mod credentials;
+mod exec;
+mod fetch;
+mod gcp;
+mod local;

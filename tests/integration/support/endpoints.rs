@@ -1,0 +1,353 @@
+//! Loopback HTTP endpoints the tests control: a fault-injecting proxy in front of moto, and an
+//! ECS container-credentials endpoint. Plain blocking std networking, one thread per
+//! connection; every wait is bounded so that nothing here outlives a test by long.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// The longest any endpoint holds a connection open on purpose.
+const MAX_HANG: Duration = Duration::from_secs(30);
+
+/// What the proxy does with one request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Pass it to moto and relay the answer.
+    Forward,
+    /// Answer with an awsJson error: `__type` in the body and `x-amzn-ErrorType`.
+    Error {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    },
+    /// Wait, then forward.
+    Delay(Duration),
+    /// Accept and never answer (for at most 30 s).
+    Hang,
+    /// Start a 200 answer and close the connection half-way.
+    CloseMidResponse,
+    /// Reset the connection (RST) without answering.
+    Reset,
+    /// A 200 answer whose body is not JSON.
+    Garbage,
+}
+
+/// An HTTP request as far as the tests care.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Reads one request; `None` on a closed connection.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let mut request = Request {
+        head,
+        body: Vec::new(),
+    };
+    let length: usize = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    request.body.resize(length, 0);
+    reader.read_exact(&mut request.body).ok()?;
+    Some(request)
+}
+
+fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    let _ = stream.flush();
+}
+
+/// Serves each connection on `listener` with `handle` (one request per connection: answers
+/// carry `connection: close`).
+fn serve<F>(listener: TcpListener, handle: F)
+where
+    F: Fn(Request, TcpStream) + Send + Sync + 'static,
+{
+    let handle = Arc::new(handle);
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handle = Arc::clone(&handle);
+            thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(MAX_HANG));
+                let Ok(clone) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(clone);
+                if let Some(request) = read_request(&mut reader) {
+                    handle(request, stream);
+                }
+            });
+        }
+    });
+}
+
+#[derive(Default)]
+struct ProxyState {
+    plan: VecDeque<Fault>,
+    default: Option<Fault>,
+    seen: Vec<Request>,
+}
+
+/// A fault-injecting proxy in front of an upstream HTTP server (moto).
+#[derive(Clone)]
+pub struct Proxy {
+    pub port: u16,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+impl Proxy {
+    /// Forwards to `upstream_port`, unless told otherwise.
+    pub fn start(upstream_port: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(ProxyState::default()));
+        let shared = Arc::clone(&state);
+        serve(listener, move |request, stream| {
+            let fault = {
+                let mut state = shared.lock().unwrap();
+                state.seen.push(request.clone());
+                let next = state.plan.pop_front();
+                next.or_else(|| state.default.clone())
+                    .unwrap_or(Fault::Forward)
+            };
+            act(fault, request, stream, upstream_port);
+        });
+        Proxy { port, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The next requests get these faults, in order; then the default applies.
+    pub fn then(&self, fault: Fault) -> &Self {
+        self.state.lock().unwrap().plan.push_back(fault);
+        self
+    }
+
+    /// What every request gets once the plan is used up.
+    pub fn always(&self, fault: Fault) -> &Self {
+        self.state.lock().unwrap().default = Some(fault);
+        self
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    /// The `X-Amz-Target` of every request seen, e.g. `secretsmanager.GetSecretValue`.
+    pub fn targets(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| r.header("x-amz-target").unwrap_or_default())
+            .collect()
+    }
+}
+
+fn act(fault: Fault, request: Request, mut stream: TcpStream, upstream_port: u16) {
+    match fault {
+        Fault::Forward => forward(&request, &mut stream, upstream_port),
+        Fault::Delay(delay) => {
+            thread::sleep(delay.min(MAX_HANG));
+            forward(&request, &mut stream, upstream_port);
+        }
+        Fault::Error {
+            status,
+            code,
+            message,
+        } => {
+            let body = serde_json::json!({ "__type": code, "message": message }).to_string();
+            respond(
+                &mut stream,
+                status,
+                &[
+                    ("content-type", "application/x-amz-json-1.1"),
+                    ("x-amzn-errortype", code),
+                ],
+                body.as_bytes(),
+            );
+        }
+        Fault::Hang => thread::sleep(MAX_HANG),
+        Fault::CloseMidResponse => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 400\r\n\r\n{\"ARN\":\"arn:aws:secretsmanager:us-east-1:1",
+            );
+            let _ = stream.flush();
+        }
+        Fault::Reset => {
+            let socket = socket2::SockRef::from(&stream);
+            let _ = socket.set_linger(Some(Duration::ZERO));
+        }
+        Fault::Garbage => {
+            respond(
+                &mut stream,
+                200,
+                &[("content-type", "application/x-amz-json-1.1")],
+                b"<html>this is not json</html>",
+            );
+        }
+    }
+}
+
+/// Relays one request to the upstream and its answer back, with `connection: close`.
+fn forward(request: &Request, stream: &mut TcpStream, upstream_port: u16) {
+    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+        return;
+    };
+    let _ = upstream.set_read_timeout(Some(MAX_HANG));
+    let head: String = request
+        .head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let _ = upstream.write_all(format!("{head}connection: close\r\n\r\n").as_bytes());
+    let _ = upstream.write_all(&request.body);
+    let mut reader = BufReader::new(upstream);
+    let mut status_and_headers = Vec::new();
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse::<usize>().ok();
+        }
+        if !lower.starts_with("connection:") && !lower.starts_with("content-length:") {
+            status_and_headers.push(line);
+        }
+    }
+    let mut body = Vec::new();
+    match length {
+        Some(n) => {
+            body.resize(n, 0);
+            let _ = reader.read_exact(&mut body);
+        }
+        None => {
+            let _ = reader.read_to_end(&mut body);
+        }
+    }
+    let mut head = status_and_headers.concat();
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+    let _ = stream.flush();
+}
+
+/// How the credentials endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CredentialsMode {
+    /// Valid credentials, expiring in the future.
+    Valid,
+    /// Credentials whose expiration is in the past.
+    Expired,
+    /// An HTTP error status.
+    Status(u16),
+}
+
+/// An ECS container-credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`) that checks the
+/// authorization token, as the ECS agent does.
+pub struct CredentialsEndpoint {
+    pub port: u16,
+    pub token: String,
+    seen: Arc<Mutex<Vec<Request>>>,
+}
+
+impl CredentialsEndpoint {
+    pub fn start(token: &str, mode: CredentialsMode) -> CredentialsEndpoint {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&seen);
+        let expected = token.to_string();
+        serve(listener, move |request: Request, mut stream| {
+            let authorized = request.header("authorization").as_deref() == Some(expected.as_str());
+            shared.lock().unwrap().push(request);
+            let json = [("content-type", "application/json")];
+            if !authorized {
+                let body = br#"{"code":"InvalidToken","message":"invalid authorization token"}"#;
+                return respond(&mut stream, 401, &json, body);
+            }
+            let expiration = match mode {
+                CredentialsMode::Expired => "2001-01-01T00:00:00Z",
+                _ => "2099-01-01T00:00:00Z",
+            };
+            match mode {
+                CredentialsMode::Status(status) => respond(&mut stream, status, &json, b"{}"),
+                _ => {
+                    let body = serde_json::json!({
+                        "AccessKeyId": "ASIATESTCONTAINER",
+                        "SecretAccessKey": "container-secret",
+                        "Token": "container-session-token",
+                        "Expiration": expiration,
+                        "RoleArn": "arn:aws:iam::111122223333:role/shortcut-ecs-task-role",
+                    });
+                    respond(&mut stream, 200, &json, body.to_string().as_bytes());
+                }
+            }
+        });
+        CredentialsEndpoint {
+            port,
+            token: token.to_string(),
+            seen,
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}/v2/credentials/task", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A TCP port with nothing listening on it (bound, then released).
+pub fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

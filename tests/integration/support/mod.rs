@@ -1,0 +1,402 @@
+//! Test support: the real binary, run in a cleared environment against real loopback endpoints.
+//!
+//! - [`moto`]: moto's Secrets Manager server, one per test process, on a free loopback port.
+//! - [`Proxy`]: a fault-injecting HTTP proxy in front of it that counts the calls it sees.
+//! - [`CredentialsEndpoint`]: an ECS container-credentials endpoint.
+//! - [`Run`]: a builder that runs `shortcut-env` and captures what happened.
+
+#![allow(dead_code)]
+
+pub mod endpoints;
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::primitives::Blob;
+
+pub use endpoints::{CredentialsEndpoint, Fault, Proxy};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_shortcut-env");
+pub const REGION: &str = "us-east-1";
+
+/// The guide's secret shape, with a marker in every value so leak tests can look for it.
+pub const MARKER: &str = "LEAKMARKER";
+pub fn guide_secret() -> String {
+    let gcp = serde_json::json!({
+        "type": "service_account",
+        "project_id": "short-cut-test",
+        "private_key_id": format!("{MARKER}-pkid"),
+        "private_key": format!("-----BEGIN PRIVATE KEY-----\n{MARKER}\n-----END PRIVATE KEY-----\n"),
+        "client_email": "app@short-cut-test.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    });
+    serde_json::json!({
+        "OPENAI_API_KEY": format!("sk-{MARKER}-openai"),
+        "PINECONE_API_KEY": format!("pcsk_{MARKER}"),
+        "GCP_PROJECT_ID": "short-cut-test",
+        "GOOGLE_APPLICATION_CREDENTIALS_JSON": gcp.to_string(),
+        "APP_SECRET_KEY": format!("{MARKER}-app-secret"),
+        "MILVUS_HOST": "milvus.internal",
+        "MILVUS_PORT": "19530",
+    })
+    .to_string()
+}
+
+// ---- moto ---------------------------------------------------------------------------------
+
+pub struct Moto {
+    pub port: u16,
+    _child: Child,
+    /// Closing it (when the test process exits) stops the server.
+    _stdin: Mutex<ChildStdin>,
+}
+
+impl Moto {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn project_python() -> PathBuf {
+    if let Some(python) = std::env::var_os("SHORTCUT_ENV_TEST_PYTHON") {
+        return PathBuf::from(python);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+}
+
+/// The shared emulator, started on first use. Fails the test, loudly, when it is not installed.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let python = project_python();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_server.py");
+        let install = "install it with ./scripts/test (which creates .venv and runs \
+                       `.venv/bin/pip install -r tests/requirements.txt`), or point \
+                       SHORTCUT_ENV_TEST_PYTHON at a python that has moto[server]";
+        assert!(
+            python.exists(),
+            "moto's server is needed for these tests, but {} does not exist: {install}",
+            python.display()
+        );
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}; {install}", python.display()));
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = match line.trim().parse() {
+            Ok(port) => port,
+            Err(_) => {
+                let mut stderr = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+                panic!("moto's server did not start: {stderr}\n{install}");
+            }
+        };
+        Moto {
+            port,
+            _child: child,
+            _stdin: Mutex::new(stdin),
+        }
+    })
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn client(endpoint: &str) -> Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .build();
+    Client::from_conf(config)
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// A secret created in moto: its name, ARN and first version id.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub name: String,
+    pub arn: String,
+    pub version_id: String,
+}
+
+pub enum Value<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
+/// Creates `name` in moto with `value`.
+pub fn seed(name: &str, value: Value) -> Seeded {
+    let client = client(&moto().url());
+    let request = client.create_secret().name(name);
+    let request = match value {
+        Value::Text(text) => request.secret_string(text),
+        Value::Binary(bytes) => request.secret_binary(Blob::new(bytes)),
+    };
+    let output = block_on(request.send()).unwrap_or_else(|e| panic!("seeding {name}: {e:?}"));
+    Seeded {
+        name: name.to_string(),
+        arn: output.arn().unwrap().to_string(),
+        version_id: output.version_id().unwrap().to_string(),
+    }
+}
+
+/// Creates a uniquely named secret holding `text`.
+pub fn seed_text(text: &str) -> Seeded {
+    seed(&unique("short-cut/test/app"), Value::Text(text))
+}
+
+/// Adds a new current version to an existing secret; returns its version id.
+pub fn put_value(name: &str, text: &str) -> String {
+    let client = client(&moto().url());
+    let output = block_on(
+        client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(text)
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("put_secret_value {name}: {e:?}"));
+    output.version_id().unwrap().to_string()
+}
+
+// ---- running the binary -------------------------------------------------------------------
+
+/// A run of `shortcut-env` in a cleared environment with its own HOME and temp dir.
+pub struct Run {
+    args: Vec<OsString>,
+    env: BTreeMap<OsString, OsString>,
+    cwd: Option<PathBuf>,
+    pub temp: tempfile::TempDir,
+}
+
+impl Run {
+    /// No configuration at all: only PATH, HOME and TMPDIR (both private to the run).
+    pub fn bare() -> Run {
+        let temp = tempfile::tempdir().unwrap();
+        let mut run = Run {
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            cwd: Some(temp.path().to_path_buf()),
+            temp,
+        };
+        let home = run.temp.path().join("home");
+        let tmp = run.temp.path().join("tmp");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&tmp).unwrap();
+        run.env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("TMPDIR", &tmp)
+            // Nothing outside the test may answer for credentials.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"));
+        run
+    }
+
+    /// Production against `endpoint`, with static test keys, reading `secret`.
+    pub fn aws(endpoint: &str, secret: &str) -> Run {
+        let mut run = Run::bare();
+        run.env("APP_ENV", "production")
+            .env("AWS_REGION", REGION)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("SECRET_NAME", secret);
+        run
+    }
+
+    /// Production against moto directly.
+    pub fn moto(secret: &str) -> Run {
+        Run::aws(&moto().url(), secret)
+    }
+
+    /// Local mode.
+    pub fn local() -> Run {
+        let mut run = Run::bare();
+        run.env("APP_ENV", "local");
+        run
+    }
+
+    pub fn env(&mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.env.insert(name.as_ref().into(), value.as_ref().into());
+        self
+    }
+
+    pub fn unset(&mut self, name: &str) -> &mut Self {
+        self.env.remove(OsStr::new(name));
+        self
+    }
+
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.args.push(arg.as_ref().into());
+        self
+    }
+
+    /// `-- program args…`
+    pub fn command(&mut self, command: &[&str]) -> &mut Self {
+        self.arg("--");
+        for part in command {
+            self.arg(part);
+        }
+        self
+    }
+
+    pub fn cwd(&mut self, dir: &Path) -> &mut Self {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.temp.path().join(name)
+    }
+
+    pub fn run(&self) -> Outcome {
+        let mut command = Command::new(BIN);
+        command
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        let started = std::time::Instant::now();
+        let child = command.spawn().unwrap();
+        let pid = child.id();
+        let output = child.wait_with_output().unwrap();
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stdout_bytes: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            pid,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Runs `/usr/bin/env -0` as the command and returns what it saw.
+    pub fn env_seen(&mut self) -> (Outcome, BTreeMap<String, String>) {
+        self.command(&["/usr/bin/env", "-0"]);
+        let outcome = self.run();
+        let seen = outcome.env0();
+        (outcome, seen)
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+    pub pid: u32,
+    pub elapsed: std::time::Duration,
+}
+
+impl Outcome {
+    /// Asserts the exit status, showing stderr when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(expected),
+            "unexpected exit status; stderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts a wrapper failure: the exit status, one `error:` line and one `hint:` line, and
+    /// nothing from the command on stdout.
+    #[track_caller]
+    pub fn fails(&self, expected: i32) -> &Self {
+        self.code(expected);
+        let errors = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("shortcut-env: error: "))
+            .count();
+        let hints = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("hint: "))
+            .count();
+        assert_eq!(
+            (errors, hints),
+            (1, 1),
+            "expected one error and one hint line:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "the command must not have run: {}",
+            self.stdout
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(&self, needle: &str) -> &Self {
+        assert!(
+            !self.stderr.contains(needle),
+            "stderr must not contain {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn env0(&self) -> BTreeMap<String, String> {
+        self.stdout_bytes
+            .split(|b| *b == 0)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let text = String::from_utf8_lossy(entry);
+                let (k, v) = text.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+}
