@@ -80,6 +80,30 @@ pub struct Options {
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<String>,
 
+    /// Attempts per GetSecretValue call, the first included [env: SHORTCUT_ENV_MAX_ATTEMPTS]
+    /// [default: 3]
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<String>,
+
+    /// Retry mode: standard (jittered exponential backoff) or adaptive (also rate-limits the
+    /// client after throttling) [env: SHORTCUT_ENV_RETRY_MODE] [default: standard]
+    #[arg(long, value_name = "MODE")]
+    pub retry_mode: Option<String>,
+
+    /// Upper bound of the first retry's random backoff, in seconds; doubles per retry
+    /// [env: SHORTCUT_ENV_INITIAL_BACKOFF] [default: 1]
+    #[arg(long, value_name = "SECONDS")]
+    pub initial_backoff: Option<String>,
+
+    /// Longest backoff between two attempts, in seconds [env: SHORTCUT_ENV_MAX_BACKOFF]
+    /// [default: 20]
+    #[arg(long, value_name = "SECONDS")]
+    pub max_backoff: Option<String>,
+
+    /// Connect timeout per attempt, in seconds [env: SHORTCUT_ENV_CONNECT_TIMEOUT] [default: 2]
+    #[arg(long, value_name = "SECONDS")]
+    pub connect_timeout: Option<String>,
+
     /// Private directory for materialized credential files [env: SHORTCUT_ENV_CREDENTIALS_DIR]
     /// [default: $TMPDIR/shortcut-env-UID]
     #[arg(long, value_name = "DIR")]

@@ -15,6 +15,15 @@ use crate::vars::Vars;
 /// retries, short enough that a broken network path fails the task quickly.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_TIMEOUT_SECS: f64 = 3600.0;
+/// The SDK's standard retry policy: 3 attempts, full-jitter exponential backoff from 1 s, capped
+/// at 20 s. Every retry still has to fit in the overall deadline.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(20);
+const MAX_ATTEMPTS_LIMIT: u32 = 20;
+/// Connecting to a regional endpoint takes milliseconds; a longer wait means a blackholed
+/// route (no NAT, no VPC endpoint), which a retry on a fresh connection may get around.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -93,6 +102,91 @@ pub struct AwsSource {
     pub version_stage: Option<String>,
     pub version_id: Option<String>,
     pub timeout: Duration,
+    pub retry: Retry,
+}
+
+/// How the SDK retries a failed call, within the overall deadline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    pub mode: RetryMode,
+    /// Upper bound of the first retry's random ("full jitter") backoff; doubles per retry.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryMode {
+    /// The SDK's standard mode: jittered exponential backoff, throttling and 5xx retried.
+    Standard,
+    /// Standard plus a client-side rate limiter that slows down after throttling.
+    Adaptive,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            mode: RetryMode::Standard,
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl Retry {
+    fn resolve(options: &Options, vars: &Vars) -> Result<Self, Error> {
+        let defaults = Retry::default();
+        let max_attempts = match pick(&options.max_attempts, vars, "SHORTCUT_ENV_MAX_ATTEMPTS")? {
+            None | Some("") => defaults.max_attempts,
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_ATTEMPTS_LIMIT).contains(n))
+                .ok_or_else(|| Error::InvalidSetting {
+                    name: "SHORTCUT_ENV_MAX_ATTEMPTS",
+                    value: text.to_string(),
+                    reason: "expected a whole number from 1 to 20",
+                })?,
+        };
+        let mode = match pick(&options.retry_mode, vars, "SHORTCUT_ENV_RETRY_MODE")? {
+            None | Some("") | Some("standard") => RetryMode::Standard,
+            Some("adaptive") => RetryMode::Adaptive,
+            Some(other) => {
+                return Err(Error::InvalidSetting {
+                    name: "SHORTCUT_ENV_RETRY_MODE",
+                    value: other.to_string(),
+                    reason: "expected standard or adaptive",
+                });
+            }
+        };
+        let seconds = |flag: &Option<String>, name: &'static str, default: Duration| {
+            parse_seconds(name, pick(flag, vars, name)?, default)
+        };
+        Ok(Retry {
+            max_attempts,
+            mode,
+            initial_backoff: seconds(
+                &options.initial_backoff,
+                "SHORTCUT_ENV_INITIAL_BACKOFF",
+                defaults.initial_backoff,
+            )?,
+            max_backoff: seconds(
+                &options.max_backoff,
+                "SHORTCUT_ENV_MAX_BACKOFF",
+                defaults.max_backoff,
+            )?,
+            connect_timeout: seconds(
+                &options.connect_timeout,
+                "SHORTCUT_ENV_CONNECT_TIMEOUT",
+                defaults.connect_timeout,
+            )?,
+        })
+    }
 }
 
 /// Where materialized credential files go.
@@ -207,7 +301,12 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
     Ok(AwsSource {
         version_stage: non_empty(pick(&options.version_stage, vars, "SECRET_VERSION_STAGE")?),
         version_id: non_empty(pick(&options.version_id, vars, "SECRET_VERSION_ID")?),
-        timeout: parse_timeout(pick(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?)?,
+        timeout: parse_seconds(
+            "SHORTCUT_ENV_TIMEOUT",
+            pick(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?,
+            DEFAULT_TIMEOUT,
+        )?,
+        retry: Retry::resolve(options, vars)?,
         secret_id,
         region,
     })
@@ -271,12 +370,17 @@ pub fn parse_arn_region(arn: &str) -> Result<&str, Error> {
     Ok(region)
 }
 
-fn parse_timeout(value: Option<&str>) -> Result<Duration, Error> {
+/// A duration in seconds (`5`, `2.5`), greater than 0 and at most an hour.
+fn parse_seconds(
+    name: &'static str,
+    value: Option<&str>,
+    default: Duration,
+) -> Result<Duration, Error> {
     let Some(text) = value.filter(|v| !v.is_empty()) else {
-        return Ok(DEFAULT_TIMEOUT);
+        return Ok(default);
     };
     let invalid = || Error::InvalidSetting {
-        name: "SHORTCUT_ENV_TIMEOUT",
+        name,
         value: text.to_string(),
         reason: "expected a number of seconds greater than 0 and at most 3600, e.g. 5 or 2.5",
     };
@@ -482,6 +586,7 @@ mod tests {
 
     #[test]
     fn timeouts_are_positive_bounded_seconds() {
+        let parse_timeout = |v| parse_seconds("SHORTCUT_ENV_TIMEOUT", v, DEFAULT_TIMEOUT);
         assert_eq!(parse_timeout(None).unwrap(), DEFAULT_TIMEOUT);
         assert_eq!(
             parse_timeout(Some("0.25")).unwrap(),
@@ -493,6 +598,41 @@ mod tests {
                 78,
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn retry_options_are_validated() {
+        let base = [("APP_ENV", "production"), ("AWS_REGION", "us-east-1")];
+        let with = |extra: &[(&str, &str)]| {
+            let pairs: Vec<_> = base.iter().chain(extra).copied().collect();
+            resolve_vars(&pairs).map(|c| aws(c).retry)
+        };
+        assert_eq!(with(&[]).unwrap(), Retry::default());
+        let tuned = with(&[
+            ("SHORTCUT_ENV_MAX_ATTEMPTS", "5"),
+            ("SHORTCUT_ENV_RETRY_MODE", "adaptive"),
+            ("SHORTCUT_ENV_INITIAL_BACKOFF", "0.05"),
+            ("SHORTCUT_ENV_MAX_BACKOFF", "2"),
+            ("SHORTCUT_ENV_CONNECT_TIMEOUT", "0.5"),
+        ])
+        .unwrap();
+        assert_eq!(tuned.max_attempts, 5);
+        assert_eq!(tuned.mode, RetryMode::Adaptive);
+        assert_eq!(tuned.initial_backoff, Duration::from_millis(50));
+        assert_eq!(tuned.max_backoff, Duration::from_secs(2));
+        assert_eq!(tuned.connect_timeout, Duration::from_millis(500));
+        for bad in [
+            ("SHORTCUT_ENV_MAX_ATTEMPTS", "0"),
+            ("SHORTCUT_ENV_MAX_ATTEMPTS", "21"),
+            ("SHORTCUT_ENV_MAX_ATTEMPTS", "three"),
+            ("SHORTCUT_ENV_RETRY_MODE", "legacy"),
+            ("SHORTCUT_ENV_INITIAL_BACKOFF", "-1"),
+            ("SHORTCUT_ENV_CONNECT_TIMEOUT", "0"),
+        ] {
+            let err = with(&[bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 78, "{bad:?}");
+            assert!(err.to_string().contains(bad.0), "{err}");
         }
     }
 

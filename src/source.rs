@@ -6,7 +6,7 @@
 //! of it survives into `exec`.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -16,15 +16,9 @@ use aws_sdk_secretsmanager::config::{ProvideCredentials, Region};
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use tokio::time::Instant;
 
-use crate::config::AwsSource;
+use crate::config::{AwsSource, Retry, RetryMode};
 use crate::envmap::{self, Entries, SecretValue, SourceKind};
 use crate::error::Error;
-
-/// Connecting to a regional endpoint takes milliseconds; a longer wait means a blackholed
-/// route (no NAT, no VPC endpoint), which a retry on a fresh connection may get around.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// The SDK's standard retry mode: 3 attempts with jittered exponential backoff.
-const MAX_ATTEMPTS: u32 = 3;
 
 /// A secret as Secrets Manager returned it.
 #[derive(Debug)]
@@ -55,11 +49,11 @@ async fn fetch_async(source: &AwsSource) -> Result<Fetched, Error> {
         .region(Region::new(source.region.clone()))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT.min(source.timeout))
+                .connect_timeout(source.retry.connect_timeout.min(source.timeout))
                 .operation_timeout(source.timeout)
                 .build(),
         )
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(retry_config(&source.retry))
         .load()
         .await;
 
@@ -123,6 +117,17 @@ async fn fetch_async(source: &AwsSource) -> Result<Fetched, Error> {
         version_stages: output.version_stages().to_vec(),
         entries,
     })
+}
+
+fn retry_config(retry: &Retry) -> RetryConfig {
+    let config = match retry.mode {
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
+    };
+    config
+        .with_max_attempts(retry.max_attempts)
+        .with_initial_backoff(retry.initial_backoff)
+        .with_max_backoff(retry.max_backoff)
 }
 
 fn timeout(source: &AwsSource) -> Error {
@@ -327,6 +332,7 @@ fn env_file_error(path: &Path, error: &dotenvy::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn source() -> AwsSource {
         AwsSource {
@@ -335,6 +341,7 @@ mod tests {
             version_stage: None,
             version_id: None,
             timeout: Duration::from_secs(5),
+            retry: Retry::default(),
         }
     }
 

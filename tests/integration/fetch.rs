@@ -314,3 +314,31 @@ fn a_hanging_endpoint_fails_by_the_configured_deadline() {
         outcome.elapsed
     );
 }
+
+#[test]
+fn retries_follow_the_configured_attempts() {
+    let secret = seed_text(r#"{"A":"1"}"#);
+    let throttled = Fault::Error {
+        status: 400,
+        code: "ThrottlingException",
+        message: "Rate exceeded",
+    };
+    // Two throttled answers, then moto: the third attempt succeeds.
+    let proxy = Proxy::start(moto().port);
+    proxy.then(throttled.clone()).then(throttled.clone());
+    let mut run = Run::aws(&proxy.url(), &secret.name);
+    run.env("SHORTCUT_ENV_INITIAL_BACKOFF", "0.05");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["A"], "1");
+    assert_eq!(proxy.targets().len(), 3);
+
+    // With a single attempt allowed, the first throttle is final.
+    let proxy = Proxy::start(moto().port);
+    proxy.always(throttled);
+    let mut run = Run::aws(&proxy.url(), &secret.name);
+    run.env("SHORTCUT_ENV_MAX_ATTEMPTS", "1")
+        .command(&["/bin/echo", "ran"]);
+    run.run().fails(69).stderr_has("ThrottlingException");
+    assert_eq!(proxy.targets().len(), 1);
+}
