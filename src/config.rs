@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::Options;
+use crate::envmap::{Policy, Preserve, is_protected, is_valid_name};
 use crate::error::Error;
+use crate::reference::{self, Reference};
 use crate::vars::Vars;
 
 /// Deadline for fetching when none is configured: long enough for a cold Fargate ENI and a few
@@ -96,11 +98,12 @@ pub enum Source {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AwsSource {
-    /// As given: a name or a full ARN.
-    pub secret_id: String,
+    /// The secrets to read, in order (later ones win on equal keys). Each has its region set,
+    /// and its version fields filled from SECRET_VERSION_STAGE / SECRET_VERSION_ID when it
+    /// carries none of its own.
+    pub secrets: Vec<Reference>,
+    /// AWS_REGION, or the region of the first ARN.
     pub region: String,
-    pub version_stage: Option<String>,
-    pub version_id: Option<String>,
     pub timeout: Duration,
     pub retry: Retry,
 }
@@ -198,13 +201,16 @@ pub enum CredentialsDir {
     Explicit(PathBuf),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub app_env: AppEnv,
     pub source: Source,
     pub credentials_dir: CredentialsDir,
     pub require: Vec<String>,
-    pub preserve_env: bool,
+    /// Selection, renaming, protected names and precedence.
+    pub policy: Policy,
+    /// `--file KEY=VAR`: (KEY, VAR).
+    pub files: Vec<(String, String)>,
 }
 
 /// The flag if given, else the variable.
@@ -219,17 +225,21 @@ fn pick<'a>(
     }
 }
 
+/// A list option: the flag's values if given (each may be comma-separated), else the variable's.
+fn pick_list(flag: &[String], vars: &Vars, name: &'static str) -> Result<Vec<String>, Error> {
+    if flag.is_empty() {
+        Ok(parse_list(vars.setting(name)?))
+    } else {
+        Ok(flag.iter().flat_map(|v| parse_list(Some(v))).collect())
+    }
+}
+
 pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
     let app_env = match pick(&options.app_env, vars, "APP_ENV")? {
         None | Some("") => return Err(Error::AppEnvMissing),
         Some(value) => AppEnv::parse(value)?,
     };
     let require = parse_list(pick(&options.require, vars, "SHORTCUT_ENV_REQUIRE")?);
-    let preserve_env = options.preserve_env
-        || parse_bool(
-            "SHORTCUT_ENV_PRESERVE_ENV",
-            vars.setting("SHORTCUT_ENV_PRESERVE_ENV")?,
-        )?;
     let credentials_dir = match &options.credentials_dir {
         Some(dir) => CredentialsDir::Explicit(dir.clone()),
         None => match vars.get("SHORTCUT_ENV_CREDENTIALS_DIR") {
@@ -242,6 +252,8 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
             },
         },
     };
+    let policy = resolve_policy(options, vars)?;
+    let files = resolve_files(options, vars, &policy)?;
     let source = match app_env {
         AppEnv::Local => {
             let file = options.env_file.clone().or_else(|| {
@@ -261,54 +273,204 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
         source,
         credentials_dir,
         require,
-        preserve_env,
+        policy,
+        files,
     })
 }
 
-fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSource, Error> {
-    let secret_id = match pick(&options.secret, vars, "SECRET_NAME")? {
-        Some(id) if id.trim().is_empty() => return Err(Error::SecretNameEmpty),
-        Some(id) => id.to_string(),
-        None => app_env
-            .default_secret()
-            .ok_or(Error::SecretNameMissing(app_env.as_str()))?
-            .to_string(),
-    };
-    let env_region = match pick(&options.region, vars, "AWS_REGION")? {
+fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
+    let allowed = pick_list(&options.allow_key, vars, "SHORTCUT_ENV_ALLOW_KEY")?;
+    let patterns =
+        |name: &'static str, flag: &Option<String>| -> Result<Vec<glob::Pattern>, Error> {
+            parse_list(pick(flag, vars, name)?)
+                .into_iter()
+                .map(|text| {
+                    glob::Pattern::new(&text).map_err(|_| Error::InvalidSetting {
+                        name,
+                        value: text.clone(),
+                        reason: "expected comma-separated glob patterns, e.g. OPENAI_*,MILVUS_?OST",
+                    })
+                })
+                .collect()
+        };
+    let only = patterns("SHORTCUT_ENV_ONLY", &options.only)?;
+    let exclude = patterns("SHORTCUT_ENV_EXCLUDE", &options.exclude)?;
+    let prefix = match pick(&options.prefix, vars, "SHORTCUT_ENV_PREFIX")? {
         None | Some("") => None,
-        Some(region) => Some(validate_region(region)?),
+        Some(prefix) if is_valid_name(prefix) => Some(prefix.to_string()),
+        Some(prefix) => {
+            return Err(Error::InvalidSetting {
+                name: "SHORTCUT_ENV_PREFIX",
+                value: prefix.to_string(),
+                reason: "a prefix is letters, digits and _, not starting with a digit",
+            });
+        }
     };
-    let region = if secret_id.starts_with("arn:") {
-        let arn_region = parse_arn_region(&secret_id)?;
-        match env_region {
-            Some(env_region) if env_region != arn_region => {
-                return Err(Error::RegionConflict {
-                    env_region: env_region.to_string(),
-                    arn_region: arn_region.to_string(),
-                    secret: secret_id,
-                });
-            }
-            _ => arn_region.to_string(),
+    let mut map: Vec<(String, String)> = Vec::new();
+    for item in pick_list(&options.map, vars, "SHORTCUT_ENV_MAP")? {
+        let invalid = || Error::InvalidSetting {
+            name: "SHORTCUT_ENV_MAP",
+            value: item.clone(),
+            reason: "expected FROM=TO, TO a variable name",
+        };
+        let (from, to) = item.split_once('=').ok_or_else(invalid)?;
+        let (from, to) = (from.trim(), to.trim());
+        if from.is_empty() || !is_valid_name(to) {
+            return Err(invalid());
+        }
+        check_target("--map (SHORTCUT_ENV_MAP)", &item, to, &allowed)?;
+        if map.iter().any(|(_, t)| t == to) {
+            return Err(Error::DuplicateTarget {
+                option: "--map (SHORTCUT_ENV_MAP)",
+                name: to.to_string(),
+            });
+        }
+        map.push((from.to_string(), to.to_string()));
+    }
+    let preserve = match &options.preserve_env {
+        Some(None) => Preserve::All,
+        Some(Some(names)) => Preserve::from_list(parse_list(Some(names))),
+        None => match vars.setting("SHORTCUT_ENV_PRESERVE_ENV")? {
+            None => Preserve::None,
+            Some(text) => match parse_bool("SHORTCUT_ENV_PRESERVE_ENV", Some(text)) {
+                Ok(true) => Preserve::All,
+                Ok(false) => Preserve::None,
+                // Not a boolean: a list of names, if they are all valid names.
+                Err(e) => {
+                    let names = parse_list(Some(text));
+                    if names.is_empty() || !names.iter().all(|n| is_valid_name(n)) {
+                        return Err(e);
+                    }
+                    Preserve::from_list(names)
+                }
+            },
+        },
+    };
+    Ok(Policy {
+        allowed,
+        only,
+        exclude,
+        map,
+        prefix,
+        preserve,
+    })
+}
+
+/// A name an option would set must not be protected, unless allowed.
+fn check_target(
+    option: &'static str,
+    value: &str,
+    name: &str,
+    allowed: &[String],
+) -> Result<(), Error> {
+    if is_protected(name) && !allowed.iter().any(|a| a == name) {
+        return Err(Error::ProtectedTarget {
+            option,
+            value: value.to_string(),
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn resolve_files(
+    options: &Options,
+    vars: &Vars,
+    policy: &Policy,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for item in pick_list(&options.file, vars, "SHORTCUT_ENV_FILES")? {
+        let invalid = || Error::InvalidSetting {
+            name: "SHORTCUT_ENV_FILES",
+            value: item.clone(),
+            reason: "expected KEY=VAR, both variable names",
+        };
+        let (key, target) = item.split_once('=').ok_or_else(invalid)?;
+        let (key, target) = (key.trim(), target.trim());
+        if !is_valid_name(key) || !is_valid_name(target) {
+            return Err(invalid());
+        }
+        check_target(
+            "--file (SHORTCUT_ENV_FILES)",
+            &item,
+            target,
+            &policy.allowed,
+        )?;
+        let taken =
+            files.iter().any(|(_, t)| t == target) || target == crate::materialize::GCP_PATH_VAR;
+        if taken {
+            return Err(Error::DuplicateTarget {
+                option: "--file (SHORTCUT_ENV_FILES)",
+                name: target.to_string(),
+            });
+        }
+        files.push((key.to_string(), target.to_string()));
+    }
+    Ok(files)
+}
+
+fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSource, Error> {
+    let mut secrets = if options.secret.is_empty() {
+        match vars.setting("SECRET_NAME")? {
+            Some(list) if list.trim().is_empty() => return Err(Error::SecretNameEmpty),
+            Some(list) => reference::parse_list(list)?,
+            None => vec![reference::parse(
+                app_env
+                    .default_secret()
+                    .ok_or(Error::SecretNameMissing(app_env.as_str()))?,
+            )?],
         }
     } else {
-        env_region
-            .ok_or(Error::RegionMissing {
-                app_env: app_env.as_str(),
-            })?
-            .to_string()
+        let mut secrets = Vec::new();
+        for list in &options.secret {
+            secrets.extend(reference::parse_list(list)?);
+        }
+        secrets
+    };
+    if secrets.is_empty() {
+        return Err(Error::SecretNameEmpty);
+    }
+    let env_region = match pick(&options.region, vars, "AWS_REGION")? {
+        None | Some("") => None,
+        Some(region) => Some(validate_region(region)?.to_string()),
     };
     let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    let version_stage = non_empty(pick(&options.version_stage, vars, "SECRET_VERSION_STAGE")?);
+    let version_id = non_empty(pick(&options.version_id, vars, "SECRET_VERSION_ID")?);
+    let mut region = env_region.clone();
+    for secret in &mut secrets {
+        match (&secret.region, &env_region) {
+            (Some(arn_region), Some(env_region)) if arn_region != env_region => {
+                return Err(Error::RegionConflict {
+                    env_region: env_region.clone(),
+                    arn_region: arn_region.clone(),
+                    secret: secret.secret_id.clone(),
+                });
+            }
+            (Some(arn_region), _) => {
+                region.get_or_insert_with(|| arn_region.clone());
+            }
+            (None, Some(env_region)) => secret.region = Some(env_region.clone()),
+            (None, None) => {
+                return Err(Error::RegionMissing {
+                    app_env: app_env.as_str(),
+                });
+            }
+        }
+        if secret.version_stage.is_none() && secret.version_id.is_none() {
+            secret.version_stage = version_stage.clone();
+            secret.version_id = version_id.clone();
+        }
+    }
     Ok(AwsSource {
-        version_stage: non_empty(pick(&options.version_stage, vars, "SECRET_VERSION_STAGE")?),
-        version_id: non_empty(pick(&options.version_id, vars, "SECRET_VERSION_ID")?),
+        secrets,
+        region: region.unwrap_or_default(),
         timeout: parse_seconds(
             "SHORTCUT_ENV_TIMEOUT",
             pick(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?,
             DEFAULT_TIMEOUT,
         )?,
         retry: Retry::resolve(options, vars)?,
-        secret_id,
-        region,
     })
 }
 
@@ -329,45 +491,6 @@ pub fn validate_region(region: &str) -> Result<&str, Error> {
         && (1..=2).contains(&last.len())
         && last.bytes().all(|b| b.is_ascii_digit());
     if ok { Ok(region) } else { Err(malformed()) }
-}
-
-/// The region of a Secrets Manager ARN:
-/// `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`.
-pub fn parse_arn_region(arn: &str) -> Result<&str, Error> {
-    let malformed = |reason: &str| Error::SecretArnMalformed {
-        secret: arn.to_string(),
-        reason: reason.to_string(),
-    };
-    let fields: Vec<&str> = arn.splitn(7, ':').collect();
-    let [_, partition, service, region, account, resource, name] = fields.as_slice() else {
-        return Err(malformed(
-            "expected arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME",
-        ));
-    };
-    if !matches!(
-        *partition,
-        "aws"
-            | "aws-cn"
-            | "aws-us-gov"
-            | "aws-iso"
-            | "aws-iso-b"
-            | "aws-iso-e"
-            | "aws-iso-f"
-            | "aws-eusc"
-    ) {
-        return Err(malformed("unknown partition"));
-    }
-    if *service != "secretsmanager" {
-        return Err(malformed("not a Secrets Manager ARN"));
-    }
-    validate_region(region).map_err(|_| malformed("invalid region"))?;
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(malformed("the account id must be 12 digits"));
-    }
-    if *resource != "secret" || name.is_empty() {
-        return Err(malformed("expected secret:NAME after the account id"));
-    }
-    Ok(region)
 }
 
 /// A duration in seconds (`5`, `2.5`), greater than 0 and at most an hour.
@@ -459,7 +582,7 @@ mod tests {
         ];
         for (app_env, secret) in cases {
             let config = resolve_vars(&[("APP_ENV", app_env), ("AWS_REGION", "us-east-1")]);
-            assert_eq!(aws(config.unwrap()).secret_id, secret);
+            assert_eq!(aws(config.unwrap()).secrets[0].secret_id, secret);
         }
         let err = resolve_vars(&[("APP_ENV", "development"), ("AWS_REGION", "us-east-1")]);
         assert_eq!(err.unwrap_err().kind(), "secret-name-missing");
@@ -521,7 +644,7 @@ mod tests {
     fn arn_gives_the_region_and_must_agree_with_aws_region() {
         let arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:short-cut/prod/app-AbCdEf";
         let config = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", arn)]).unwrap();
-        assert_eq!(aws(config).region, "eu-west-1");
+        assert_eq!(aws(config).secrets[0].region.as_deref(), Some("eu-west-1"));
         let same = resolve_vars(&[
             ("APP_ENV", "production"),
             ("SECRET_NAME", arn),
@@ -552,9 +675,121 @@ mod tests {
             "arn:aws:secretsmanager:eu-west-1:1111:secret:x",
             "arn:aws:secretsmanager:eu-west-1:111122223333:secret:",
         ] {
-            let err = parse_arn_region(bad).unwrap_err();
+            let err = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", bad)]).unwrap_err();
             assert_eq!(err.kind(), "secret-arn-malformed", "{bad}");
         }
+    }
+
+    #[test]
+    fn several_secrets_each_get_a_region_and_the_default_version() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shared-AbCdEf";
+        let config = resolve_vars(&[
+            ("APP_ENV", "production"),
+            ("AWS_REGION", "us-east-1"),
+            ("SECRET_NAME", "a, b::AWSCURRENT ,DB=c:host"),
+            ("SECRET_VERSION_STAGE", "AWSPREVIOUS"),
+        ])
+        .unwrap();
+        let secrets = aws(config).secrets;
+        assert_eq!(secrets.len(), 3);
+        assert!(
+            secrets
+                .iter()
+                .all(|s| s.region.as_deref() == Some("us-east-1"))
+        );
+        let stages: Vec<_> = secrets.iter().map(|s| s.version_stage.as_deref()).collect();
+        assert_eq!(
+            stages,
+            [Some("AWSPREVIOUS"), Some("AWSCURRENT"), Some("AWSPREVIOUS")]
+        );
+        assert_eq!(secrets[2].target.as_deref(), Some("DB"));
+
+        // ARNs alone need no AWS_REGION; a name among them does.
+        let only_arn = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", arn)]).unwrap();
+        assert_eq!(aws(only_arn).region, "eu-west-1");
+        let mixed = format!("{arn},app");
+        let err = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", &mixed)]);
+        assert_eq!(err.unwrap_err().kind(), "region-missing");
+        let err = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", ",")]);
+        assert_eq!(err.unwrap_err().kind(), "secret-name-empty");
+    }
+
+    #[test]
+    fn the_key_policy_is_resolved_and_checked() {
+        let local = |extra: &[(&str, &str)]| {
+            let pairs: Vec<_> = [("APP_ENV", "local")]
+                .iter()
+                .chain(extra)
+                .copied()
+                .collect();
+            resolve_vars(&pairs)
+        };
+        let config = local(&[
+            ("SHORTCUT_ENV_ONLY", "OPENAI_*,MILVUS_?OST"),
+            ("SHORTCUT_ENV_EXCLUDE", "*_PORT"),
+            ("SHORTCUT_ENV_MAP", "MILVUS_HOST=DB_HOST"),
+            ("SHORTCUT_ENV_PREFIX", "APP_"),
+            ("SHORTCUT_ENV_FILES", "TLS_KEY=TLS_KEY_FILE"),
+        ])
+        .unwrap();
+        let policy = &config.policy;
+        assert_eq!(
+            policy.target("OPENAI_API_KEY").as_deref(),
+            Some("APP_OPENAI_API_KEY")
+        );
+        assert_eq!(policy.target("MILVUS_HOST").as_deref(), Some("DB_HOST"));
+        assert_eq!(policy.target("MILVUS_PORT"), None);
+        assert_eq!(policy.target("OTHER"), None);
+        assert_eq!(
+            config.files,
+            [("TLS_KEY".to_string(), "TLS_KEY_FILE".to_string())]
+        );
+
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("SHORTCUT_ENV_MAP", "A=PATH")], "protected-target"),
+            (&[("SHORTCUT_ENV_MAP", "A=AWS_REGION")], "protected-target"),
+            (&[("SHORTCUT_ENV_MAP", "A=X,B=X")], "duplicate-target"),
+            (&[("SHORTCUT_ENV_MAP", "A")], "invalid-setting"),
+            (&[("SHORTCUT_ENV_MAP", "A=1X")], "invalid-setting"),
+            (&[("SHORTCUT_ENV_FILES", "A=F,B=F")], "duplicate-target"),
+            (
+                &[("SHORTCUT_ENV_FILES", "A=GOOGLE_APPLICATION_CREDENTIALS")],
+                "protected-target",
+            ),
+            (
+                &[("SHORTCUT_ENV_FILES", "A=LD_PRELOAD")],
+                "protected-target",
+            ),
+            (&[("SHORTCUT_ENV_PREFIX", "1_")], "invalid-setting"),
+            (&[("SHORTCUT_ENV_ONLY", "[")], "invalid-setting"),
+            (
+                &[("SHORTCUT_ENV_PRESERVE_ENV", "perhaps not")],
+                "invalid-setting",
+            ),
+        ];
+        for (pairs, kind) in cases {
+            let err = local(pairs).unwrap_err();
+            assert_eq!((err.kind(), err.exit_code()), (*kind, 78), "{pairs:?}");
+        }
+        // An allowed protected name may be a target.
+        let allowed = local(&[
+            ("SHORTCUT_ENV_MAP", "A=HOME"),
+            ("SHORTCUT_ENV_ALLOW_KEY", "HOME"),
+        ]);
+        assert!(allowed.is_ok());
+
+        let preserve = |v: &str| {
+            local(&[("SHORTCUT_ENV_PRESERVE_ENV", v)])
+                .unwrap()
+                .policy
+                .preserve
+        };
+        assert_eq!(preserve("1"), Preserve::All);
+        assert_eq!(preserve("false"), Preserve::None);
+        assert_eq!(
+            preserve("A,B"),
+            Preserve::Names(vec!["A".into(), "B".into()])
+        );
     }
 
     #[test]
@@ -562,7 +797,7 @@ mod tests {
         let options = Options {
             app_env: Some("staging".into()),
             region: Some("eu-west-1".into()),
-            secret: Some("other".into()),
+            secret: vec!["other".into()],
             timeout: Some("2.5".into()),
             ..Options::default()
         };
@@ -578,7 +813,7 @@ mod tests {
         assert_eq!(config.app_env, AppEnv::Staging);
         let aws = aws(config);
         assert_eq!(
-            (aws.region.as_str(), aws.secret_id.as_str()),
+            (aws.region.as_str(), aws.secrets[0].secret_id.as_str()),
             ("eu-west-1", "other")
         );
         assert_eq!(aws.timeout, Duration::from_millis(2500));

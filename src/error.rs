@@ -57,6 +57,16 @@ pub enum Error {
     SecretNameEmpty,
     #[error("SECRET_NAME {secret:?} is not a valid Secrets Manager ARN: {reason}")]
     SecretArnMalformed { secret: String, reason: String },
+    #[error("SECRET_NAME entry {reference:?} is not a valid secret reference: {reason}")]
+    ReferenceMalformed { reference: String, reason: String },
+    #[error("{option}: {value:?} would set the protected name {name}")]
+    ProtectedTarget {
+        option: &'static str,
+        value: String,
+        name: String,
+    },
+    #[error("{name} is the target of more than one {option}")]
+    DuplicateTarget { option: &'static str, name: String },
     #[error("{name}={value:?} is not valid: {reason}")]
     InvalidSetting {
         name: &'static str,
@@ -83,6 +93,10 @@ pub enum Error {
     DuplicateKey { source_name: String, key: String },
     #[error("the value of key {key} of {source_name} holds a NUL byte")]
     NulInValue { source_name: String, key: String },
+    #[error("key {key} is not in secret {secret}")]
+    JsonKeyMissing { secret: String, key: String },
+    #[error("--file {key}={target}: key {key} is not in the environment")]
+    FileKeyMissing { key: String, target: String },
     #[error("required keys missing: {}", .0.join(", "))]
     RequiredMissing(Vec<String>),
     #[error("GOOGLE_APPLICATION_CREDENTIALS_JSON is unusable: {0}")]
@@ -143,6 +157,9 @@ impl Error {
             | SecretNameMissing(_)
             | SecretNameEmpty
             | SecretArnMalformed { .. }
+            | ReferenceMalformed { .. }
+            | ProtectedTarget { .. }
+            | DuplicateTarget { .. }
             | InvalidSetting { .. }
             | RequestRejected { .. }
             | NotUnicode(_)
@@ -154,6 +171,8 @@ impl Error {
             | NulInValue { .. }
             | DuplicateKey { .. }
             | RequiredMissing(_)
+            | JsonKeyMissing { .. }
+            | FileKeyMissing { .. }
             | GcpJsonInvalid(_) => code::DATA,
             SecretNotFound { .. } => code::NOT_FOUND,
             Unreachable { .. } | Timeout { .. } | Throttled { .. } | ServiceFailure { .. } => {
@@ -184,6 +203,11 @@ impl Error {
             SecretNameMissing(_) => "secret-name-missing",
             SecretNameEmpty => "secret-name-empty",
             SecretArnMalformed { .. } => "secret-arn-malformed",
+            ReferenceMalformed { .. } => "reference-malformed",
+            ProtectedTarget { .. } => "protected-target",
+            DuplicateTarget { .. } => "duplicate-target",
+            JsonKeyMissing { .. } => "json-key-missing",
+            FileKeyMissing { .. } => "file-key-missing",
             InvalidSetting { .. } => "invalid-setting",
             RequestRejected { .. } => "request-rejected",
             NotUnicode(_) => "not-unicode",
@@ -243,6 +267,23 @@ impl Error {
                 .into(),
             SecretArnMalformed { .. } => "a secret ARN looks like \
                  arn:aws:secretsmanager:us-east-1:111122223333:secret:short-cut/prod/app-AbCdEf"
+                .into(),
+            ReferenceMalformed { .. } => "a reference is [VAR=]NAME-or-ARN[:JSON_KEY[:VERSION_STAGE\
+                                          [:VERSION_ID]]], several separated by commas, e.g. \
+                                          short-cut/prod/app or DB_HOST=short-cut/prod/app:MILVUS_HOST"
+                .into(),
+            ProtectedTarget { name, .. } => format!(
+                "choose another name, or allow this one explicitly with --allow-key {name} \
+                 (SHORTCUT_ENV_ALLOW_KEY) if the application really needs it"
+            ),
+            DuplicateTarget { option, .. } => {
+                format!("give each {option} its own variable name")
+            }
+            JsonKeyMissing { .. } => "check the key's spelling (keys are case-sensitive) in the \
+                                      reference and in the secret's JSON, and the version read"
+                .into(),
+            FileKeyMissing { .. } => "the key must be in the secret (or .env) under this name \
+                                      after --only/--exclude/--map/--prefix are applied"
                 .into(),
             InvalidSetting { name, .. } => {
                 format!("fix {name}; see `shortcut-env --help` for its accepted values")

@@ -14,26 +14,29 @@ pub mod config;
 pub mod envmap;
 pub mod error;
 pub mod exec;
+pub mod inspect;
 pub mod log;
 pub mod materialize;
+pub mod reference;
 pub mod source;
 pub mod vars;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
 use serde_json::{Map, json};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Mode};
 use crate::config::{Config, LogFormat, Source};
-use crate::envmap::{Entries, Policy, Precedence};
+use crate::envmap::{Built, Entries};
 use crate::error::Error;
 use crate::log::Logger;
 use crate::vars::Vars;
 
-/// Runs the wrapper with `args` and the `inherited` environment. Returns the exit status of a
-/// failure; on success the process has become the command and this never returns.
+/// Runs the wrapper with `args` and the `inherited` environment. Returns the exit status; when
+/// a command is run, the process has become the command and this never returns.
 pub fn main_with(args: Vec<OsString>, inherited: Vars) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -47,53 +50,129 @@ pub fn main_with(args: Vec<OsString>, inherited: Vars) -> i32 {
             };
         }
     };
-    let (log, format_error) = match LogFormat::resolve(&cli.options, &inherited) {
+    let (log, format_error) = match LogFormat::resolve(cli.options(), &inherited) {
         Ok(format) => (Logger::new(format), None),
         Err(e) => (Logger::default(), Some(e)),
     };
-    let error = match format_error {
-        Some(e) => e,
-        None => match run(&cli, &inherited, &log) {
-            Ok(never) => match never {},
-            Err(e) => e,
-        },
+    let result = match format_error {
+        Some(e) => Err(e),
+        None => run(&cli, &inherited, &log),
     };
-    log.error(&error);
-    error.exit_code()
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            log.error(&error);
+            error.exit_code()
+        }
+    }
 }
 
-/// What was loaded, for the success line.
-struct Loaded {
-    entries: Entries,
-    /// e.g. `short-cut/prod/app (version 3f0c…, AWSCURRENT)` or `.env`.
+fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<i32, Error> {
+    let started = Instant::now();
+    match &cli.mode {
+        None => {
+            if cli.command.is_empty() {
+                return Err(Error::NoCommand);
+            }
+            let mut prepared = prepare(&cli.options, inherited, log)?;
+            require(&prepared)?;
+            materialize(&mut prepared, log)?;
+            announce(&prepared, started, log);
+            Err(exec::exec(&cli.command, &prepared.env))
+        }
+        Some(Mode::Check { options }) => {
+            let mut prepared = prepare(options, inherited, log)?;
+            // Everything the start would do, files included; they are removed again.
+            let materialized = materialize(&mut prepared, log);
+            for path in &prepared.written {
+                let _ = std::fs::remove_file(path);
+            }
+            materialized?;
+            print_stdout(&inspect::check_report(
+                &prepared.built,
+                &prepared.env,
+                &prepared.config.require,
+                &prepared.file_vars(),
+            ));
+            require(&prepared)?;
+            announce(&prepared, started, log);
+            Ok(0)
+        }
+        Some(Mode::Export { options, format }) => {
+            let mut prepared = prepare(options, inherited, log)?;
+            require(&prepared)?;
+            materialize(&mut prepared, log)?;
+            let mut names = prepared.built.applied.clone();
+            names.extend(prepared.file_vars());
+            print_stdout(&inspect::export(&prepared.env, &names, *format)?);
+            announce(&prepared, started, log);
+            Ok(0)
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe is not worth a panic.
+fn print_stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// The command's environment and how it was made.
+struct Prepared {
+    config: Config,
+    built: Built,
+    env: Vars,
+    /// e.g. `short-cut/prod/app (version 3f0c…, AWSCURRENT)` or `.env (local mode)`.
     origin: String,
     fields: Map<String, serde_json::Value>,
+    /// Files written by `materialize`.
+    written: Vec<PathBuf>,
 }
 
-fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<std::convert::Infallible, Error> {
-    let started = Instant::now();
-    if cli.command.is_empty() {
-        return Err(Error::NoCommand);
+impl Prepared {
+    /// The variables that point at materialized files.
+    fn file_vars(&self) -> Vec<String> {
+        let mut vars = Vec::new();
+        if self.env.contains(materialize::GCP_JSON_VAR) {
+            vars.push(materialize::GCP_PATH_VAR.to_string());
+        }
+        vars.extend(self.config.files.iter().map(|(_, var)| var.clone()));
+        vars
     }
-    let config = config::resolve(&cli.options, inherited)?;
-    let loaded = load(&config)?;
+}
 
-    let precedence = match (&config.source, config.preserve_env) {
-        (Source::Local { .. }, _) | (_, true) => Precedence::InheritedWins,
-        (Source::Aws(_), false) => Precedence::SourceWins,
-    };
-    let built = envmap::build(inherited, &loaded.entries, precedence, &Policy::default());
+/// Configuration, the sources, and the environment built from them.
+fn prepare(options: &cli::Options, inherited: &Vars, log: &Logger) -> Result<Prepared, Error> {
+    let config = config::resolve(options, inherited)?;
+    let (sources, origin, fields) = load(&config)?;
+    let built = envmap::build(inherited, &sources, &config.policy);
     for warning in &built.warnings {
         log.warn(warning);
     }
-    let missing = envmap::missing_required(&built.env, &config.require);
-    if !missing.is_empty() {
-        return Err(Error::RequiredMissing(missing));
+    Ok(Prepared {
+        env: built.env.clone(),
+        config,
+        built,
+        origin,
+        fields,
+        written: Vec::new(),
+    })
+}
+
+/// Every `--require`d key must be there, all missing ones named at once.
+fn require(prepared: &Prepared) -> Result<(), Error> {
+    let missing = envmap::missing_required(&prepared.env, &prepared.config.require);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::RequiredMissing(missing))
     }
-    let mut env = built.env;
-    let mut fields = loaded.fields;
-    if let Some((path, replaced)) = materialize::gcp_credentials(&mut env, &config.credentials_dir)?
-    {
+}
+
+/// The GCP key file and the `--file` files.
+fn materialize(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
+    let dir = &prepared.config.credentials_dir;
+    if let Some((path, replaced)) = materialize::gcp_credentials(&mut prepared.env, dir)? {
         if replaced {
             log.warn(&format!(
                 "{} is replaced by the file written from {}",
@@ -101,27 +180,37 @@ fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<std::convert::Infall
                 materialize::GCP_JSON_VAR
             ));
         }
-        fields.insert(
+        prepared.fields.insert(
             "gcp_credentials_file".into(),
             json!(path.display().to_string()),
         );
+        prepared.written.push(path);
     }
+    let files = materialize::value_files(&mut prepared.env, &prepared.config.files, dir);
+    let files = files?;
+    prepared.written.extend(files);
+    Ok(())
+}
 
-    let keys = built.applied.len();
+/// The one success line.
+fn announce(prepared: &Prepared, started: Instant, log: &Logger) {
+    let keys = prepared.built.applied.len();
     let elapsed_ms = started.elapsed().as_millis();
+    let mut fields = prepared.fields.clone();
     fields.insert("keys".into(), json!(keys));
     fields.insert("elapsed_ms".into(), json!(elapsed_ms));
-    fields.insert("app_env".into(), json!(config.app_env.as_str()));
+    fields.insert("app_env".into(), json!(prepared.config.app_env.as_str()));
     let plural = if keys == 1 { "" } else { "s" };
     log.info(
         &format!(
             "loaded {keys} key{plural} from {} in {elapsed_ms} ms",
-            loaded.origin
+            prepared.origin
         ),
         fields,
     );
-    Err(exec::exec(&cli.command, &env))
 }
+
+type Loaded = (Vec<Entries>, String, Map<String, serde_json::Value>);
 
 fn load(config: &Config) -> Result<Loaded, Error> {
     match &config.source {
@@ -133,27 +222,47 @@ fn load(config: &Config) -> Result<Loaded, Error> {
             };
             let mut fields = Map::new();
             fields.insert("env_file".into(), json!(env_file.display().to_string()));
-            Ok(Loaded {
-                entries: entries.unwrap_or_default(),
-                origin,
-                fields,
-            })
+            Ok((entries.into_iter().collect(), origin, fields))
         }
         Source::Aws(aws) => {
             let fetched = source::fetch(aws)?;
-            let version = fetched.version_id.as_deref().unwrap_or("unknown");
-            let stages = fetched.version_stages.join(",");
-            let origin = format!("{} (version {version}, {stages})", aws.secret_id);
+            let origin = fetched
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} (version {}, {})",
+                        f.secret,
+                        f.version_id.as_deref().unwrap_or("unknown"),
+                        f.version_stages.join(",")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut fields = Map::new();
-            fields.insert("secret".into(), json!(aws.secret_id));
             fields.insert("region".into(), json!(aws.region));
-            fields.insert("version_id".into(), json!(fetched.version_id));
-            fields.insert("version_stages".into(), json!(fetched.version_stages));
-            Ok(Loaded {
-                entries: fetched.entries,
+            if let [only] = fetched.as_slice() {
+                fields.insert("secret".into(), json!(only.secret));
+                fields.insert("version_id".into(), json!(only.version_id));
+                fields.insert("version_stages".into(), json!(only.version_stages));
+            }
+            fields.insert(
+                "secrets".into(),
+                json!(
+                    fetched
+                        .iter()
+                        .map(|f| json!({
+                            "secret": f.secret,
+                            "version_id": f.version_id,
+                            "version_stages": f.version_stages,
+                        }))
+                        .collect::<Vec<_>>()
+                ),
+            );
+            Ok((
+                fetched.into_iter().map(|f| f.entries).collect(),
                 origin,
                 fields,
-            })
+            ))
         }
     }
 }

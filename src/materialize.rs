@@ -70,9 +70,36 @@ pub fn gcp_credentials(
         .ok_or_else(|| Error::GcpJsonInvalid("not valid UTF-8".into()))?;
     validate_gcp_json(json)?;
     let dir = private_dir(dir)?;
-    let path = write_private_file(&dir, "gcp-credentials", json.as_bytes())?;
+    let path = write_private_file(&dir, "gcp-credentials", ".json", json.as_bytes())?;
     let replaced = env.insert(GCP_PATH_VAR, path.as_os_str()).is_some();
     Ok(Some((path, replaced)))
+}
+
+/// `--file KEY=VAR`: writes the value of KEY to a private file and sets VAR to its path, with
+/// the same safety as the GCP key file. Returns the paths written, in order.
+pub fn value_files(
+    env: &mut Vars,
+    files: &[(String, String)],
+    dir: &CredentialsDir,
+) -> Result<Vec<PathBuf>, Error> {
+    let mut written = Vec::new();
+    if files.is_empty() {
+        return Ok(written);
+    }
+    let dir = private_dir(dir)?;
+    for (key, target) in files {
+        let Some(value) = env.get(key) else {
+            return Err(Error::FileKeyMissing {
+                key: key.clone(),
+                target: target.clone(),
+            });
+        };
+        let stem = key.to_ascii_lowercase().replace('_', "-");
+        let path = write_private_file(&dir, &stem, "", value.as_encoded_bytes())?;
+        env.insert(target, path.as_os_str());
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// The directory to write into, created 0700 if missing, and checked.
@@ -138,18 +165,23 @@ fn open_private_dir(dir: &Path) -> Result<OwnedFd, Error> {
     Ok(fd)
 }
 
-/// Writes `contents` to a new 0600 file `<stem>-<pid>.json` in `dir` and returns its path.
-pub fn write_private_file(dir: &Path, stem: &str, contents: &[u8]) -> Result<PathBuf, Error> {
+/// Writes `contents` to a new 0600 file `<stem>-<pid><ext>` in `dir` and returns its path.
+pub fn write_private_file(
+    dir: &Path,
+    stem: &str,
+    ext: &str,
+    contents: &[u8],
+) -> Result<PathBuf, Error> {
     let dir_fd = open_private_dir(dir)?;
     let failed = |name: &str, reason: String| Error::CredentialsFileFailed {
         path: dir.join(name),
         reason,
     };
     let pid = std::process::id();
-    let temp_name = format!(".{stem}-{pid}.json.tmp");
+    let temp_name = format!(".{stem}-{pid}{ext}.tmp");
     let file = create_exclusive(&dir_fd, &temp_name).map_err(|e| failed(&temp_name, e))?;
-    let written =
-        write_and_sync(file, contents).and_then(|()| publish(&dir_fd, dir, &temp_name, stem, pid));
+    let written = write_and_sync(file, contents)
+        .and_then(|()| publish(&dir_fd, dir, &temp_name, &format!("{stem}-{pid}"), ext));
     if written.is_err() {
         let _ = unlinkat(&dir_fd, temp_name.as_str(), UnlinkatFlags::NoRemoveDir);
     }
@@ -191,14 +223,14 @@ fn publish(
     dir_fd: &OwnedFd,
     dir: &Path,
     temp: &str,
-    stem: &str,
-    pid: u32,
+    base: &str,
+    ext: &str,
 ) -> Result<PathBuf, Error> {
     for n in 0..MAX_NAME_TRIES {
         let name = if n == 0 {
-            format!("{stem}-{pid}.json")
+            format!("{base}{ext}")
         } else {
-            format!("{stem}-{pid}-{n}.json")
+            format!("{base}-{n}{ext}")
         };
         match fstatat(dir_fd, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => {
@@ -233,7 +265,7 @@ fn publish(
     }
     Err(Error::CredentialsFileFailed {
         path: dir.to_path_buf(),
-        reason: format!("{MAX_NAME_TRIES} earlier files named {stem}-{pid}*.json are in the way"),
+        reason: format!("{MAX_NAME_TRIES} earlier files named {base}*{ext} are in the way"),
     })
 }
 
@@ -290,7 +322,7 @@ mod tests {
         let open = temp.path().join("open");
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let error = write_private_file(&open, "gcp-credentials", b"{}").unwrap_err();
+        let error = write_private_file(&open, "gcp-credentials", ".json", b"{}").unwrap_err();
         assert_eq!(
             (error.kind(), error.exit_code()),
             ("credentials-dir-unsafe", 73)
@@ -298,7 +330,7 @@ mod tests {
 
         let link = temp.path().join("link");
         std::os::unix::fs::symlink(temp.path(), &link).unwrap();
-        let error = write_private_file(&link, "gcp-credentials", b"{}").unwrap_err();
+        let error = write_private_file(&link, "gcp-credentials", ".json", b"{}").unwrap_err();
         assert_eq!(error.kind(), "credentials-dir-unsafe");
     }
 
@@ -312,7 +344,8 @@ mod tests {
         std::fs::write(&target, "untouched").unwrap();
         let planted = dir.join(format!("gcp-credentials-{}.json", std::process::id()));
         std::os::unix::fs::symlink(&target, &planted).unwrap();
-        let error = write_private_file(&dir, "gcp-credentials", KEY.as_bytes()).unwrap_err();
+        let error =
+            write_private_file(&dir, "gcp-credentials", ".json", KEY.as_bytes()).unwrap_err();
         assert_eq!(error.exit_code(), 73);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
         assert!(

@@ -6,7 +6,7 @@
 //! of it survives into `exec`.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -19,17 +19,31 @@ use tokio::time::Instant;
 use crate::config::{AwsSource, Retry, RetryMode};
 use crate::envmap::{self, Entries, SecretValue, SourceKind};
 use crate::error::Error;
+use crate::reference::Reference;
 
-/// A secret as Secrets Manager returned it.
+/// A secret as Secrets Manager returned it, turned into entries by its reference.
 #[derive(Debug)]
 pub struct Fetched {
+    /// The secret id as configured (name or ARN).
+    pub secret: String,
     pub version_id: Option<String>,
     pub version_stages: Vec<String>,
     pub entries: Entries,
 }
 
-/// Reads one secret with the default credential chain, within `source.timeout` overall.
-pub fn fetch(source: &AwsSource) -> Result<Fetched, Error> {
+/// The secret a call is about, for error messages.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub secret: String,
+    pub region: String,
+    pub timeout: Duration,
+}
+
+/// Reads every secret of `source` with the default credential chain, within `source.timeout`
+/// overall: one GetSecretValue per secret, concurrently. (BatchGetSecretValue would save calls
+/// for many secrets, but it needs `secretsmanager:BatchGetSecretValue` on `Resource: "*"`;
+/// separate calls keep the task role's policy scoped to each secret's ARN.)
+pub fn fetch(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -43,7 +57,7 @@ pub fn fetch(source: &AwsSource) -> Result<Fetched, Error> {
     result
 }
 
-async fn fetch_async(source: &AwsSource) -> Result<Fetched, Error> {
+async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
     let deadline = Instant::now() + source.timeout;
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(source.region.clone()))
@@ -83,39 +97,117 @@ async fn fetch_async(source: &AwsSource) -> Result<Fetched, Error> {
         });
     }
 
-    let client = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::config::Builder::from(&config)
-            .credentials_provider(credentials)
-            .build(),
-    );
-    let request = client
-        .get_secret_value()
-        .secret_id(&source.secret_id)
-        .set_version_stage(source.version_stage.clone())
-        .set_version_id(source.version_id.clone());
-    let output = match tokio::time::timeout_at(deadline, request.send()).await {
-        Err(_) => return Err(timeout(source)),
-        Ok(Err(e)) => return Err(classify(source, failure(&e))),
-        Ok(Ok(output)) => output,
-    };
-    let entries = match (output.secret_string(), output.secret_binary()) {
-        (Some(text), _) => envmap::parse_secret(&source.secret_id, text)?,
-        (None, Some(_)) => {
-            return Err(Error::SecretBinary {
-                secret: source.secret_id.clone(),
-            });
+    // One client per region (secrets given by ARN may live in several), all sharing the
+    // resolved credentials.
+    let mut clients: Vec<(String, aws_sdk_secretsmanager::Client)> = Vec::new();
+    let mut calls = tokio::task::JoinSet::new();
+    for (index, reference) in source.secrets.iter().enumerate() {
+        let region = reference
+            .region
+            .clone()
+            .unwrap_or_else(|| source.region.clone());
+        let client = match clients.iter().find(|(r, _)| *r == region) {
+            Some((_, client)) => client.clone(),
+            None => {
+                let client = aws_sdk_secretsmanager::Client::from_conf(
+                    aws_sdk_secretsmanager::config::Builder::from(&config)
+                        .region(Region::new(region.clone()))
+                        .credentials_provider(credentials.clone())
+                        .build(),
+                );
+                clients.push((region.clone(), client.clone()));
+                client
+            }
+        };
+        let target = Target {
+            secret: reference.secret_id.clone(),
+            region,
+            timeout: source.timeout,
+        };
+        let reference = reference.clone();
+        calls.spawn(async move { (index, get_secret(client, target, reference).await) });
+    }
+    let mut results: Vec<Option<Result<Fetched, Error>>> = std::iter::repeat_with(|| None)
+        .take(source.secrets.len())
+        .collect();
+    loop {
+        match tokio::time::timeout_at(deadline, calls.join_next()).await {
+            Ok(None) => break,
+            Ok(Some(Ok((index, result)))) => results[index] = Some(result),
+            Ok(Some(Err(join_error))) => {
+                return Err(Error::ServiceFailure {
+                    code: "ClientError".into(),
+                    detail: format!("a fetch task failed: {join_error}"),
+                });
+            }
+            Err(_) => {
+                let pending: Vec<&str> = source
+                    .secrets
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, r)| r.is_none())
+                    .map(|(s, _)| s.secret_id.as_str())
+                    .collect();
+                return Err(Error::Timeout {
+                    secret: pending.join(", "),
+                    seconds: source.timeout.as_secs_f64(),
+                });
+            }
         }
+    }
+    // The first failure in configuration order, so that the report does not depend on timing.
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Error::ServiceFailure {
+                    code: "ClientError".into(),
+                    detail: "a fetch task did not report".into(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// One GetSecretValue call, and the entries its reference selects.
+async fn get_secret(
+    client: aws_sdk_secretsmanager::Client,
+    target: Target,
+    reference: Reference,
+) -> Result<Fetched, Error> {
+    let output = client
+        .get_secret_value()
+        .secret_id(&reference.secret_id)
+        .set_version_stage(reference.version_stage.clone())
+        .set_version_id(reference.version_id.clone())
+        .send()
+        .await
+        .map_err(|e| classify(&target, failure(&e)))?;
+    let secret = target.secret;
+    let text = match (output.secret_string(), output.secret_binary()) {
+        (Some(text), _) => text,
+        // A binary secret can only be exported whole, as text, under a name of its own.
+        (None, Some(blob)) => match (&reference.target, &reference.json_key) {
+            (Some(_), None) => {
+                std::str::from_utf8(blob.as_ref()).map_err(|_| Error::SecretBinary {
+                    secret: secret.clone(),
+                })?
+            }
+            _ => return Err(Error::SecretBinary { secret }),
+        },
         (None, None) => {
             return Err(Error::SecretNotObject {
-                secret: source.secret_id.clone(),
+                secret,
                 found: "the secret has no value".into(),
             });
         }
     };
+    let entries = envmap::select(&reference, &secret, text)?;
     Ok(Fetched {
         version_id: output.version_id().map(str::to_string),
         version_stages: output.version_stages().to_vec(),
         entries,
+        secret,
     })
 }
 
@@ -130,10 +222,10 @@ fn retry_config(retry: &Retry) -> RetryConfig {
         .with_max_backoff(retry.max_backoff)
 }
 
-fn timeout(source: &AwsSource) -> Error {
+fn timeout(target: &Target) -> Error {
     Error::Timeout {
-        secret: source.secret_id.clone(),
-        seconds: source.timeout.as_secs_f64(),
+        secret: target.secret.clone(),
+        seconds: target.timeout.as_secs_f64(),
     }
 }
 
@@ -197,9 +289,9 @@ where
 
 /// Maps a failed call to the wrapper's error, by the service's error code (never by HTTP
 /// status: Secrets Manager answers 400 for both "not found" and "access denied").
-pub fn classify(source: &AwsSource, failure: Failure) -> Error {
-    let secret = source.secret_id.clone();
-    let region = source.region.clone();
+pub fn classify(target: &Target, failure: Failure) -> Error {
+    let secret = target.secret.clone();
+    let region = target.region.clone();
     match failure {
         Failure::Service { code, message } => {
             let detail = if message.is_empty() {
@@ -251,7 +343,7 @@ pub fn classify(source: &AwsSource, failure: Failure) -> Error {
                 },
             }
         }
-        Failure::Timeout => timeout(source),
+        Failure::Timeout => timeout(target),
         Failure::Network(detail) => Error::Unreachable { region, detail },
         Failure::Response(status) => Error::ServiceFailure {
             code: "UnreadableResponse".into(),
@@ -332,16 +424,12 @@ fn env_file_error(path: &Path, error: &dotenvy::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    fn source() -> AwsSource {
-        AwsSource {
-            secret_id: "short-cut/prod/app".into(),
+    fn source() -> Target {
+        Target {
+            secret: "short-cut/prod/app".into(),
             region: "us-east-1".into(),
-            version_stage: None,
-            version_id: None,
             timeout: Duration::from_secs(5),
-            retry: Retry::default(),
         }
     }
 

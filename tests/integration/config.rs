@@ -88,7 +88,11 @@ fn bad_option_values_are_configuration_errors() {
     let cases = [
         ("SHORTCUT_ENV_TIMEOUT", "soon"),
         ("SHORTCUT_ENV_TIMEOUT", "0"),
-        ("SHORTCUT_ENV_PRESERVE_ENV", "perhaps"),
+        ("SHORTCUT_ENV_PRESERVE_ENV", "perhaps!"),
+        ("SHORTCUT_ENV_MAX_ATTEMPTS", "0"),
+        ("SHORTCUT_ENV_MAP", "A=PATH"),
+        ("SHORTCUT_ENV_FILES", "A=F,B=F"),
+        ("SECRET_NAME", "app:K:S:V:extra"),
         ("SHORTCUT_ENV_LOG_FORMAT", "xml"),
     ];
     for (name, value) in cases {
