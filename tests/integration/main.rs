@@ -9,6 +9,7 @@ mod support;
 mod config;
 mod credentials;
 mod exec;
+mod faults;
 mod fetch;
 mod gcp;
 mod local;

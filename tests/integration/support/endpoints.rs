@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest any endpoint holds a connection open on purpose.
 const MAX_HANG: Duration = Duration::from_secs(30);
@@ -33,6 +33,13 @@ pub enum Fault {
     Reset,
     /// A 200 answer whose body is not JSON.
     Garbage,
+    /// An answer with this status and body (awsJson content type), e.g. a malformed success.
+    Respond { status: u16, body: String },
+    /// Forward, then relay moto's real answer only half-way (its headers promise the whole
+    /// body) and close: a secret cut in the middle.
+    Truncate,
+    /// Send the head of a 200 answer, then nothing (for at most 30 s): a stalled body.
+    StallBody,
 }
 
 /// An HTTP request as far as the tests care.
@@ -122,6 +129,8 @@ struct ProxyState {
     plan: VecDeque<Fault>,
     default: Option<Fault>,
     seen: Vec<Request>,
+    /// When each request arrived, in order.
+    arrivals: Vec<Instant>,
 }
 
 /// A fault-injecting proxy in front of an upstream HTTP server (moto).
@@ -142,6 +151,7 @@ impl Proxy {
             let fault = {
                 let mut state = shared.lock().unwrap();
                 state.seen.push(request.clone());
+                state.arrivals.push(Instant::now());
                 let next = state.plan.pop_front();
                 next.or_else(|| state.default.clone())
                     .unwrap_or(Fault::Forward)
@@ -169,6 +179,11 @@ impl Proxy {
 
     pub fn requests(&self) -> Vec<Request> {
         self.state.lock().unwrap().seen.clone()
+    }
+
+    /// When each request arrived, in order (for retry and backoff checks).
+    pub fn arrivals(&self) -> Vec<Instant> {
+        self.state.lock().unwrap().arrivals.clone()
     }
 
     /// The `X-Amz-Target` of every request seen, e.g. `secretsmanager.GetSecretValue`.
@@ -222,14 +237,51 @@ fn act(fault: Fault, request: Request, mut stream: TcpStream, upstream_port: u16
                 b"<html>this is not json</html>",
             );
         }
+        Fault::Respond { status, body } => {
+            respond(
+                &mut stream,
+                status,
+                &[("content-type", "application/x-amz-json-1.1")],
+                body.as_bytes(),
+            );
+        }
+        Fault::Truncate => {
+            let Some((head, body)) = upstream_answer(&request, upstream_port) else {
+                return;
+            };
+            let _ = stream
+                .write_all(format!("{head}content-length: {}\r\n\r\n", body.len()).as_bytes());
+            let _ = stream.write_all(&body[..body.len() / 2]);
+            let _ = stream.flush();
+        }
+        Fault::StallBody => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 100\r\n\r\n",
+            );
+            let _ = stream.flush();
+            thread::sleep(MAX_HANG);
+        }
     }
 }
 
 /// Relays one request to the upstream and its answer back, with `connection: close`.
 fn forward(request: &Request, stream: &mut TcpStream, upstream_port: u16) {
-    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+    let Some((mut head, body)) = upstream_answer(request, upstream_port) else {
         return;
     };
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+    let _ = stream.flush();
+}
+
+/// Sends one request to the upstream; returns the status line and headers of its answer
+/// (without `connection` and `content-length`, and without the blank line) and its body.
+fn upstream_answer(request: &Request, upstream_port: u16) -> Option<(String, Vec<u8>)> {
+    let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port)).ok()?;
     let _ = upstream.set_read_timeout(Some(MAX_HANG));
     let head: String = request
         .head
@@ -265,14 +317,7 @@ fn forward(request: &Request, stream: &mut TcpStream, upstream_port: u16) {
             let _ = reader.read_to_end(&mut body);
         }
     }
-    let mut head = status_and_headers.concat();
-    head.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    ));
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&body);
-    let _ = stream.flush();
+    Some((status_and_headers.concat(), body))
 }
 
 /// How the credentials endpoint answers.
@@ -284,6 +329,8 @@ pub enum CredentialsMode {
     Expired,
     /// An HTTP error status.
     Status(u16),
+    /// Accept and never answer (for at most 30 s).
+    Hang,
 }
 
 /// An ECS container-credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`) that checks the
@@ -315,6 +362,7 @@ impl CredentialsEndpoint {
             };
             match mode {
                 CredentialsMode::Status(status) => respond(&mut stream, status, &json, b"{}"),
+                CredentialsMode::Hang => thread::sleep(MAX_HANG),
                 _ => {
                     let body = serde_json::json!({
                         "AccessKeyId": "ASIATESTCONTAINER",
@@ -350,4 +398,40 @@ pub fn closed_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+// ---- hostile set-ups that need the wrapper's PID -----------------------------------------
+
+impl super::Run {
+    /// Runs the wrapper behind `/bin/sh -c PRELUDE`, which then execs it: in `prelude`, `$$` is
+    /// the PID the wrapper will have (and so the name of the files it will write), and
+    /// `umask` applies to it.
+    pub fn run_after(&self, prelude: &str) -> super::Outcome {
+        let mut command = std::process::Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!("{prelude}\nexec \"$0\" \"$@\""))
+            .arg(super::BIN)
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        let started = Instant::now();
+        let child = command.spawn().unwrap();
+        let pid = child.id();
+        let output = child.wait_with_output().unwrap();
+        super::Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stdout_bytes: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            pid,
+            elapsed: started.elapsed(),
+        }
+    }
 }
