@@ -12,6 +12,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::config::{ProvideCredentials, Region};
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use tokio::time::Instant;
@@ -270,15 +271,19 @@ pub enum Failure {
     Other(String),
 }
 
-fn failure<E, R>(error: &SdkError<E, R>) -> Failure
+fn failure<E>(error: &SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     match error {
-        SdkError::ServiceError(_) => Failure::Service {
-            code: error.code().unwrap_or("Unknown").to_string(),
-            message: error.message().unwrap_or_default().to_string(),
+        SdkError::ServiceError(context) => match error.code() {
+            Some(code) => Failure::Service {
+                code: code.to_string(),
+                message: error.message().unwrap_or_default().to_string(),
+            },
+            // No error code: not the service speaking (a proxy's page, a body that is not
+            // JSON). Its text is not kept.
+            None => Failure::Response(Some(context.raw().status().as_u16())),
         },
         SdkError::TimeoutError(_) => Failure::Timeout,
         SdkError::DispatchFailure(_) => Failure::Network(one_line(error)),
