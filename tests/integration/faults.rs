@@ -249,7 +249,9 @@ fn secrets_manager_faults_end_with_the_right_status_and_hint() {
         Case::new("the real answer cut in half every time", 69)
             .always(Fault::Truncate)
             .calls(1..=4),
-        Case::new("garbage instead of JSON", 69).always(Fault::Garbage),
+        Case::new("garbage instead of JSON", 69)
+            .always(Fault::Garbage)
+            .has("Secrets Manager failed with UnreadableResponse: the answer (HTTP 200) could not be parsed"),
         // ---- not allowed: never retried -----------------------------------------------------
         Case::new("access denied", 77)
             .always(Fault::Error {
