@@ -13,4 +13,5 @@ mod exec;
 mod faults;
 mod fetch;
 mod gcp;
+mod leaks;
 mod local;
