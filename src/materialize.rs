@@ -5,10 +5,14 @@
 //! symlink. So: the directory is opened with `O_NOFOLLOW` and checked through its descriptor
 //! (owned by us, a directory, not writable by group or others); the file is created relative to
 //! that descriptor with `O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600 set explicitly (whatever the
-//! umask), written and synced under a temporary name, and only then renamed into place. A crash
-//! leaves at most a 0600 temporary file in a 0700 directory.
+//! umask), written and synced under a temporary name of its own (random, so that starts with the
+//! same PID never share one), and only then linked into place under a name nobody has (never
+//! replacing a file: two starts sharing a directory each keep their own). A crash leaves at most
+//! a 0600 temporary file in a 0700 directory, which no later start reuses.
 
+use std::collections::hash_map::RandomState;
 use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -17,7 +21,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, open, openat, renameat};
 use nix::sys::stat::{Mode, SFlag, fstat, fstatat};
-use nix::unistd::{Uid, UnlinkatFlags, geteuid, unlinkat};
+use nix::unistd::{Uid, UnlinkatFlags, geteuid, linkat, unlinkat};
 use serde_json::Value;
 
 use crate::config::CredentialsDir;
@@ -178,8 +182,7 @@ pub fn write_private_file(
         reason,
     };
     let pid = std::process::id();
-    let temp_name = format!(".{stem}-{pid}{ext}.tmp");
-    let file = create_exclusive(&dir_fd, &temp_name).map_err(|e| failed(&temp_name, e))?;
+    let (temp_name, file) = create_temp(&dir_fd, stem, pid, ext).map_err(|e| failed(stem, e))?;
     let written = write_and_sync(file, contents)
         .and_then(|()| publish(&dir_fd, dir, &temp_name, &format!("{stem}-{pid}"), ext));
     if written.is_err() {
@@ -188,21 +191,29 @@ pub fn write_private_file(
     written
 }
 
-fn create_exclusive(dir_fd: &OwnedFd, name: &str) -> Result<File, String> {
+/// Creates a new temporary file `.<stem>-<pid>-<random><ext>.tmp`. The random part keeps two
+/// starts with the same PID (PID 1 in two containers sharing a volume) from ever sharing, or
+/// removing, each other's temporary file; a leftover of a crashed start is never reused.
+fn create_temp(
+    dir_fd: &OwnedFd,
+    stem: &str,
+    pid: u32,
+    ext: &str,
+) -> Result<(String, File), String> {
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mode = Mode::from_bits_truncate(0o600);
-    let fd = match openat(dir_fd, name, flags, mode) {
-        // A temporary file left by a crashed start with the same PID: remove it (unlink never
-        // follows a symlink) and try once more.
-        Err(Errno::EEXIST) => {
-            unlinkat(dir_fd, name, UnlinkatFlags::NoRemoveDir).map_err(|e| e.desc().to_string())?;
-            openat(dir_fd, name, flags, mode)
+    for _ in 0..MAX_NAME_TRIES {
+        // std seeds each RandomState's keys from the OS, so this is a fresh random number.
+        let nonce = RandomState::new().build_hasher().finish();
+        let name = format!(".{stem}-{pid}-{nonce:016x}{ext}.tmp");
+        match openat(dir_fd, name.as_str(), flags, mode) {
+            Ok(fd) => return Ok((name, File::from(fd))),
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(format!("cannot create a temporary file: {}", e.desc())),
         }
-        other => other,
     }
-    .map_err(|e| format!("cannot create it: {}", e.desc()))?;
-    Ok(File::from(fd))
+    Err("cannot create a temporary file: every name tried exists".into())
 }
 
 fn write_and_sync(mut file: File, contents: &[u8]) -> Result<(), Error> {
@@ -234,11 +245,20 @@ fn publish(
         };
         match fstatat(dir_fd, name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
             Err(Errno::ENOENT) => {
-                renameat(dir_fd, temp, dir_fd, name.as_str()).map_err(|e| {
-                    Error::CredentialsFileFailed {
-                        path: dir.join(&name),
-                        reason: format!("cannot rename it into place: {}", e.desc()),
+                // A hard link fails if the name was taken since the check (by a start with
+                // the same PID); rename would silently replace that file.
+                let placed = match linkat(dir_fd, temp, dir_fd, name.as_str(), AtFlags::empty()) {
+                    Ok(()) => unlinkat(dir_fd, temp, UnlinkatFlags::NoRemoveDir).or(Ok(())),
+                    Err(Errno::EEXIST) => continue,
+                    // A file system without hard links: the check above has to do.
+                    Err(Errno::EPERM | Errno::EOPNOTSUPP | Errno::EMLINK) => {
+                        renameat(dir_fd, temp, dir_fd, name.as_str())
                     }
+                    Err(e) => Err(e),
+                };
+                placed.map_err(|e| Error::CredentialsFileFailed {
+                    path: dir.join(&name),
+                    reason: format!("cannot move it into place: {}", e.desc()),
                 })?;
                 return Ok(dir.join(name));
             }
