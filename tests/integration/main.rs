@@ -12,6 +12,7 @@ mod credentials;
 mod exec;
 mod faults;
 mod fetch;
+mod file_safety;
 mod gcp;
 mod leaks;
 mod local;

@@ -407,7 +407,21 @@ impl super::Run {
     /// the PID the wrapper will have (and so the name of the files it will write), and
     /// `umask` applies to it.
     pub fn run_after(&self, prelude: &str) -> super::Outcome {
-        let mut command = std::process::Command::new("/bin/sh");
+        self.run_in(&[], prelude)
+    }
+
+    /// Like [`run_after`](Self::run_after), with the shell started by `launcher` (e.g.
+    /// `unshare -p -f`, for a PID namespace of its own: the wrapper is then PID 1, as in a
+    /// container).
+    pub fn run_in(&self, launcher: &[&str], prelude: &str) -> super::Outcome {
+        let mut command = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = std::process::Command::new(program);
+                command.args(args).arg("/bin/sh");
+                command
+            }
+            None => std::process::Command::new("/bin/sh"),
+        };
         command
             .arg("-c")
             .arg(format!("{prelude}\nexec \"$0\" \"$@\""))
