@@ -329,8 +329,11 @@ impl Error {
                                    NAT gateway or a secretsmanager VPC endpoint, DNS) and \
                                    AWS_ENDPOINT_URL if set"
                 .into(),
+            // Retries of throttled calls also end here when they outlast the deadline.
             Timeout { .. } => "check the network path to Secrets Manager (NAT gateway or VPC \
-                               endpoint); raise SHORTCUT_ENV_TIMEOUT if the network is slow"
+                               endpoint); if many tasks start at once, throttling retries may \
+                               have used up the time: stagger the starts; raise \
+                               SHORTCUT_ENV_TIMEOUT if the network is slow"
                 .into(),
             Throttled { .. } => "too many tasks are starting at once for the account's \
                                  GetSecretValue quota; stagger deployments or raise \
