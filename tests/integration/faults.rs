@@ -219,11 +219,12 @@ fn secrets_manager_faults_end_with_the_right_status_and_hint() {
             .has("within the 1 s deadline"),
         Case::new("throttled forever, stopped by the deadline", 69)
             .always(throttle())
-            .env("SHORTCUT_ENV_TIMEOUT", "1.5")
+            .env("SHORTCUT_ENV_TIMEOUT", "2.5")
             .env("SHORTCUT_ENV_MAX_ATTEMPTS", "20")
             .env("SHORTCUT_ENV_INITIAL_BACKOFF", "0.2")
             .env("SHORTCUT_ENV_MAX_BACKOFF", "0.5")
-            .has("1.5 s deadline")
+            .has("2.5 s deadline")
+            .has("throttling retries may have used up the time")
             .calls(2..=20),
         // ---- retries run out ----------------------------------------------------------------
         Case::new("throttled until the attempts run out", 69)
