@@ -541,3 +541,87 @@ impl Error {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries["odd-key"].exit_code, Some(65));
 }
+
+/// The success line, as the docs show it and as their Logs Insights queries parse it
+/// (docs/rotation.md): `shortcut-env: loaded 7 keys from NAME (version ID, STAGES) in 41 ms`.
+const SUCCESS_FORMATS: [&str; 2] = [
+    "\"loaded {keys} key{plural} from {} in {elapsed_ms} ms\"",
+    "\"{} (version {version}, {stages})\"",
+];
+
+/// Whether `line` (what follows `shortcut-env: loaded `) has the success line's shape (from a
+/// secret, or from a dotenv file in local mode).
+fn is_success_line(line: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let Some((count, rest)) = line.split_once(' ') else {
+        return false;
+    };
+    let rest = match count {
+        "1" => rest.strip_prefix("key from "),
+        _ => rest.strip_prefix("keys from "),
+    };
+    let Some((origin, elapsed)) = rest.and_then(|rest| rest.rsplit_once(") in ")) else {
+        return false;
+    };
+    if origin.ends_with(" (local mode") {
+        return digits(count) && elapsed.strip_suffix(" ms").is_some_and(digits);
+    }
+    let Some((_secret, version)) = origin.split_once(" (version ") else {
+        return false;
+    };
+    let Some((id, stages)) = version.split_once(", ") else {
+        return false;
+    };
+    digits(count)
+        && !id.is_empty()
+        && !id.contains(',')
+        && !stages.is_empty()
+        && elapsed
+            .strip_suffix(" ms")
+            .is_some_and(|ms| digits(ms) || ms == "…")
+}
+
+#[test]
+fn the_success_line_in_the_docs_is_the_one_the_code_prints() {
+    let lib = read("src/lib.rs");
+    for format in SUCCESS_FORMATS {
+        assert!(
+            lib.contains(format),
+            "src/lib.rs no longer prints the success line with {format}: update the examples \
+             and the Logs Insights queries in docs/rotation.md (and README.md), then this test"
+        );
+    }
+    let mut seen = 0;
+    for file in [
+        README,
+        "docs/rotation.md",
+        "docs/cross-account.md",
+        "infra/README.md",
+        DOC,
+    ] {
+        for (number, text) in read(file).lines().enumerate() {
+            for (at, _) in text.match_indices("shortcut-env: loaded ") {
+                let rest = &text[at + "shortcut-env: loaded ".len()..];
+                if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+                    continue; // "loaded N keys from …": prose, not an example
+                }
+                let line = rest.split('`').next().unwrap_or(rest).trim_end();
+                assert!(
+                    is_success_line(line),
+                    "{file}:{}: this example success line does not have the shape the code \
+                     prints: {line:?}",
+                    number + 1
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 3, "expected example success lines in the docs");
+    assert!(is_success_line(
+        "7 keys from short-cut/prod/app (version 6c1f2a7e-8d4b, AWSCURRENT) in 41 ms"
+    ));
+    assert!(is_success_line(
+        "1 key from arn:aws:secretsmanager:us-east-1:111122223333:secret:a-AbCdEf (version <NEW>, AWSCURRENT,AWSPENDING) in 3 ms"
+    ));
+    assert!(!is_success_line("7 keys from short-cut/prod/app in 41 ms"));
+}
