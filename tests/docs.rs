@@ -546,7 +546,7 @@ impl Error {
 /// (docs/rotation.md): `shortcut-env: loaded 7 keys from NAME (version ID, STAGES) in 41 ms`.
 const SUCCESS_FORMATS: [&str; 2] = [
     "\"loaded {keys} key{plural} from {} in {elapsed_ms} ms\"",
-    "\"{} (version {version}, {stages})\"",
+    "\"{} (version {}, {})\"",
 ];
 
 /// Whether `line` (what follows `shortcut-env: loaded `) has the success line's shape (from a
