@@ -14,5 +14,8 @@ mod faults;
 mod fetch;
 mod file_safety;
 mod gcp;
+mod inspect;
 mod leaks;
 mod local;
+mod policy;
+mod references;
