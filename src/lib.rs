@@ -78,7 +78,10 @@ fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<i32, Error> {
             require(&prepared)?;
             materialize(&mut prepared, log)?;
             announce(&prepared, started, log);
-            Err(exec::exec(&cli.command, &prepared.env))
+            let error = exec::exec(&cli.command, &prepared.env);
+            // The command did not start: its key files must not outlive this failure.
+            materialize::remove_files(&prepared.written);
+            Err(error)
         }
         Some(Mode::Check { options }) => {
             let mut prepared = prepare(options, inherited, log)?;
@@ -186,7 +189,8 @@ fn materialize(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
         );
         prepared.written.push(path);
     }
-    let files = materialize::value_files(&mut prepared.env, &prepared.config.files, dir)?;
+    let files = materialize::value_files(&mut prepared.env, &prepared.config.files, dir)
+        .inspect_err(|_| materialize::remove_files(&prepared.written))?;
     prepared.written.extend(files);
     Ok(())
 }

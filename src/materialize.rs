@@ -92,18 +92,37 @@ pub fn value_files(
     }
     let dir = private_dir(dir)?;
     for (key, target) in files {
-        let Some(value) = env.get(key) else {
-            return Err(Error::FileKeyMissing {
+        let result = match env.get(key) {
+            None => Err(Error::FileKeyMissing {
                 key: key.clone(),
                 target: target.clone(),
-            });
+            }),
+            Some(value) => {
+                let stem = key.to_ascii_lowercase().replace('_', "-");
+                write_private_file(&dir, &stem, "", value.as_encoded_bytes())
+            }
         };
-        let stem = key.to_ascii_lowercase().replace('_', "-");
-        let path = write_private_file(&dir, &stem, "", value.as_encoded_bytes())?;
-        env.insert(target, path.as_os_str());
-        written.push(path);
+        match result {
+            Ok(path) => {
+                env.insert(target, path.as_os_str());
+                written.push(path);
+            }
+            Err(e) => {
+                // Nothing will run: take back the files written so far.
+                remove_files(&written);
+                return Err(e);
+            }
+        }
     }
     Ok(written)
+}
+
+/// Removes files written for a start that is not going to run the command (best effort: a
+/// failure here must not hide the error that stopped the start).
+pub fn remove_files(paths: &[PathBuf]) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The directory to write into, created 0700 if missing, and checked.
