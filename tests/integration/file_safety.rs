@@ -353,3 +353,85 @@ fn starts_with_the_same_pid_sharing_a_directory_do_not_overwrite_each_other() {
         }
     }
 }
+
+/// A start that does not end in the command takes back the key files it wrote: nothing of the
+/// secret stays on disk (in a shared volume, for the next container) for a command that never
+/// ran.
+#[test]
+fn a_failed_start_leaves_no_key_file_behind() {
+    let secret = seed_text(
+        &serde_json::json!({
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON": key("p"),
+            "TLS_KEY": format!("{MARKER}-tls"),
+            "CA": "ca",
+        })
+        .to_string(),
+    );
+    let target = Run::bare();
+    let decoy = target.path("decoy");
+    std::fs::write(&decoy, "untouched").unwrap();
+    // (setup, expected status, names left in the directory)
+    type Setup = fn(&mut Run);
+    let cases: [(&str, Setup, &str, i32, usize); 3] = [
+        (
+            "the command is not found",
+            |run| {
+                run.command(&["no-such-command-anywhere"]);
+            },
+            "",
+            127,
+            0,
+        ),
+        (
+            "a later key file meets a planted symlink",
+            |run| {
+                run.arg("--file")
+                    .arg("CA=CA_FILE")
+                    .arg("--file")
+                    .arg("TLS_KEY=TLS_KEY_FILE")
+                    .command(&["/bin/echo", "ran"]);
+            },
+            "ln -s DECOY DIR/tls-key-$$",
+            73,
+            1,
+        ),
+        (
+            "a later key is missing",
+            |run| {
+                run.arg("--file")
+                    .arg("CA=CA_FILE")
+                    .arg("--file")
+                    .arg("ABSENT=ABSENT_FILE")
+                    .command(&["/bin/echo", "ran"]);
+            },
+            "",
+            65,
+            0,
+        ),
+    ];
+    for (name, setup, prelude, code, left) in cases {
+        let mut run = Run::moto(&secret.name);
+        let dir = run.path("creds");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &dir);
+        setup(&mut run);
+        let prelude = prelude
+            .replace("DECOY", &decoy.display().to_string())
+            .replace("DIR", &dir.display().to_string());
+        let outcome = run.run_after(&prelude);
+        outcome.fails(code).stderr_lacks(MARKER);
+        let names = names(&dir);
+        assert_eq!(names.len(), left, "{name}: {names:?}");
+        for name in &names {
+            assert!(
+                std::fs::symlink_metadata(dir.join(name))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink(),
+                "{name}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&decoy).unwrap(), "untouched");
+    }
+}
