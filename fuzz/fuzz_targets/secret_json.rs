@@ -1,10 +1,12 @@
 //! The secret's JSON text → entries → the command's environment, as a start does it, plus the
 //! ways a reference can select from it and the GCP key check. No input may panic, and what
-//! comes out must obey the rules: valid names, no NUL, protected names untouched.
+//! comes out must obey the rules: valid names, no NUL, protected names untouched, and no value
+//! in an error or a `Debug` print.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
 use shortcut_env::envmap::{self, Policy};
 use shortcut_env::reference;
 use shortcut_env::vars::Vars;
@@ -53,4 +55,46 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = shortcut_env::materialize::validate_gcp_json(text);
+    no_value_in_messages(text);
 });
+
+const MARK: &str = "zqLEAKqz";
+
+/// The same object with every string value (not key) replaced by a marker: whatever the
+/// outcome, the marker is in no message and no `Debug` print.
+fn no_value_in_messages(text: &str) {
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
+        return;
+    };
+    if text.contains("zqLEAK") || object.keys().any(|k| k.contains(MARK)) {
+        return;
+    }
+    let marked = mark(Value::Object(object)).to_string();
+    let shown = match envmap::parse_secret("fuzz/secret", &marked) {
+        Ok(entries) => format!("{entries:?}"),
+        Err(e) => format!("{e} {e:?} {}", e.hint()),
+    };
+    assert!(!shown.contains(MARK), "{shown}");
+    for selector in ["fuzz/secret:KEY", "VAR=fuzz/secret:KEY"] {
+        if let Ok(selector) = reference::parse(selector) {
+            let shown = match envmap::select(&selector, "fuzz/secret", &marked) {
+                Ok(entries) => format!("{entries:?}"),
+                Err(e) => format!("{e} {e:?} {}", e.hint()),
+            };
+            assert!(!shown.contains(MARK), "{shown}");
+        }
+    }
+}
+
+fn mark(value: Value) -> Value {
+    match value {
+        // Keep a NUL, so that the NUL rule's message is checked too.
+        Value::String(s) if s.contains('\0') => Value::String(format!("{MARK}\0")),
+        Value::String(_) => Value::String(MARK.into()),
+        Value::Array(items) => Value::Array(items.into_iter().map(mark).collect()),
+        Value::Object(members) => {
+            Value::Object(members.into_iter().map(|(k, v)| (k, mark(v))).collect())
+        }
+        other => other,
+    }
+}
