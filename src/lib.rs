@@ -17,6 +17,7 @@ pub mod exec;
 pub mod log;
 pub mod materialize;
 pub mod source;
+pub mod tls;
 pub mod vars;
 
 use std::ffi::OsString;

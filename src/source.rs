@@ -52,6 +52,7 @@ pub fn fetch(source: &AwsSource) -> Result<Fetched, Error> {
 async fn fetch_async(source: &AwsSource) -> Result<Fetched, Error> {
     let deadline = Instant::now() + source.timeout;
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::tls::http_client(|name| std::env::var_os(name))?)
         .region(Region::new(source.region.clone()))
         .timeout_config(
             TimeoutConfig::builder()

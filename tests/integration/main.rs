@@ -12,3 +12,4 @@ mod exec;
 mod fetch;
 mod gcp;
 mod local;
+mod tls;
