@@ -12,4 +12,5 @@ mod exec;
 mod fetch;
 mod gcp;
 mod local;
+mod static_binary;
 mod tls;
