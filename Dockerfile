@@ -43,9 +43,12 @@ COPY example/requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 COPY --from=shortcut-env /usr/local/bin/shortcut-env /usr/local/bin/shortcut-env
 COPY example/main.py ./
-# A user without a login shell or home; the GCP key file goes to /tmp/shortcut-env-10001 (0700)
-# unless SHORTCUT_ENV_CREDENTIALS_DIR points at a writable volume (readonlyRootFilesystem).
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin app
+# A user without a login shell or home, and its private directory for the GCP key file (0700).
+# With readonlyRootFilesystem, mount a volume there: a volume mounted on a directory of the
+# image gets its owner and mode (infra/ecs/task-definition.json mounts one at this path).
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin app \
+    && install -d -o app -g app -m 0700 /run/shortcut-env
+ENV SHORTCUT_ENV_CREDENTIALS_DIR=/run/shortcut-env
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \

