@@ -163,7 +163,10 @@ fn without_the_private_ca_the_endpoint_is_not_trusted() {
         .env("SHORTCUT_ENV_TIMEOUT", "3")
         .command(&["/usr/bin/env"])
         .run();
-    outcome.fails(69).stderr_lacks(MARKER);
+    outcome
+        .fails(69)
+        .stderr_has("certificate")
+        .stderr_lacks(MARKER);
     assert_eq!(
         endpoint.requests(),
         0,
