@@ -43,11 +43,22 @@ fn static_busybox() -> PathBuf {
         })
 }
 
+/// Copies with install(1) in a process of its own: a file written by this (multi-threaded) test
+/// process could still be open for writing in a child that another test is forking, and
+/// exec'ing it would then fail with ETXTBSY ("Text file busy").
 fn copy_executable(from: &Path, to: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::copy(from, to).unwrap();
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let status = Command::new(system_tool("install"))
+        .args(["-D", "-m", "0755"])
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "install {} {}",
+        from.display(),
+        to.display()
+    );
 }
 
 /// A root holding /usr/local/bin/shortcut-env, /bin/busybox and an empty /tmp (mode 1777).
