@@ -19,3 +19,5 @@ mod leaks;
 mod local;
 mod policy;
 mod references;
+mod static_binary;
+mod tls;
