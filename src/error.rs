@@ -115,7 +115,9 @@ pub enum Error {
     Unreachable { region: String, detail: String },
     #[error("fetching {secret} did not finish within the {seconds} s deadline")]
     Timeout { secret: String, seconds: f64 },
-    #[error("Secrets Manager kept throttling the request ({code}) until retries ran out")]
+    #[error(
+        "Secrets Manager kept throttling the request ({code}) until the retries or the deadline ran out"
+    )]
     Throttled { code: String },
     #[error("Secrets Manager failed with {code}: {detail}")]
     ServiceFailure { code: String, detail: String },
@@ -338,8 +340,9 @@ impl Error {
                                SHORTCUT_ENV_TIMEOUT if the network is slow"
                 .into(),
             Throttled { .. } => "too many tasks are starting at once for the account's \
-                                 GetSecretValue quota; stagger deployments or raise \
-                                 SHORTCUT_ENV_TIMEOUT to allow more retries"
+                                 GetSecretValue quota; stagger deployments, or raise \
+                                 SHORTCUT_ENV_MAX_ATTEMPTS and SHORTCUT_ENV_TIMEOUT to allow \
+                                 more retries"
                 .into(),
             ServiceFailure { .. } => "Secrets Manager reported an error on its side; retry the \
                                       start, and check the AWS Health Dashboard if it persists"

@@ -2,10 +2,11 @@
 //! local mode, a dotenv file.
 //!
 //! The async runtime lives only inside [`fetch`]: a current-thread runtime is built, used for
-//! the credential chain and one GetSecretValue call, and shut down before we return, so nothing
+//! the credential chain and one GetSecretValue call per secret, and shut down before we return, so nothing
 //! of it survives into `exec`.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
@@ -13,14 +14,58 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::config::{ProvideCredentials, Region};
+use aws_sdk_secretsmanager::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_secretsmanager::config::{
+    ConfigBag, Intercept, ProvideCredentials, Region, RuntimeComponents,
+};
+use aws_sdk_secretsmanager::error::BoxError;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use tokio::time::Instant;
 
 use crate::config::{AwsSource, Retry, RetryMode};
 use crate::envmap::{self, Entries, SecretValue, SourceKind};
 use crate::error::Error;
 use crate::reference::Reference;
+
+/// How long past the deadline the wait for the calls may go before giving up on them.
+const BACKSTOP: Duration = Duration::from_millis(500);
+
+/// Remembers the error code of the latest failed attempt of a call, so that a deadline that
+/// fires while the SDK is still retrying can say what the attempts were failing with.
+#[derive(Debug, Clone, Default)]
+struct LastAttempt(Arc<Mutex<Option<String>>>);
+
+impl LastAttempt {
+    fn code(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|code| code.clone())
+    }
+}
+
+impl Intercept for LastAttempt {
+    fn name(&self) -> &'static str {
+        "LastAttempt"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let code = match context.output_or_error() {
+            Some(Err(error)) => error
+                .as_operation_error()
+                .and_then(|e| e.downcast_ref::<GetSecretValueError>())
+                .and_then(|e| e.code().map(str::to_string)),
+            _ => None,
+        };
+        if let Ok(mut last) = self.0.lock() {
+            *last = code;
+        }
+        Ok(())
+    }
+}
 
 /// A secret as Secrets Manager returned it, turned into entries by its reference.
 #[derive(Debug)]
@@ -129,13 +174,17 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
             timeout: source.timeout,
         };
         let reference = reference.clone();
-        calls.spawn(async move { (index, get_secret(client, target, reference).await) });
+        calls.spawn(async move {
+            let result = get_secret(client, target, reference, deadline).await;
+            (index, result)
+        });
     }
     let mut results: Vec<Option<Result<Fetched, Error>>> = std::iter::repeat_with(|| None)
         .take(source.secrets.len())
         .collect();
     loop {
-        match tokio::time::timeout_at(deadline, calls.join_next()).await {
+        // Each call stops itself at the deadline; this is only a backstop.
+        match tokio::time::timeout_at(deadline + BACKSTOP, calls.join_next()).await {
             Ok(None) => break,
             Ok(Some(Ok((index, result)))) => results[index] = Some(result),
             Ok(Some(Err(join_error))) => {
@@ -178,15 +227,37 @@ async fn get_secret(
     client: aws_sdk_secretsmanager::Client,
     target: Target,
     reference: Reference,
+    deadline: Instant,
 ) -> Result<Fetched, Error> {
-    let output = client
+    let last_attempt = LastAttempt::default();
+    let call = client
         .get_secret_value()
         .secret_id(&reference.secret_id)
         .set_version_stage(reference.version_stage.clone())
         .set_version_id(reference.version_id.clone())
-        .send()
-        .await
-        .map_err(|e| classify(&target, failure(&e)))?;
+        .customize()
+        .interceptor(last_attempt.clone())
+        .send();
+    let output = match tokio::time::timeout_at(deadline, call).await {
+        Ok(result) => result.map_err(|e| classify(&target, failure(&e)))?,
+        // Retries were still going: report what the attempts were failing with, if the
+        // service said (throttling, when a whole fleet starts at once), else the deadline.
+        Err(_) => {
+            return Err(match last_attempt.code() {
+                Some(code) => classify(
+                    &target,
+                    Failure::Service {
+                        message: format!(
+                            "still failing when the {} s deadline passed",
+                            target.timeout.as_secs_f64()
+                        ),
+                        code,
+                    },
+                ),
+                None => timeout(&target),
+            });
+        }
+    };
     let secret = target.secret;
     let text = match (output.secret_string(), output.secret_binary()) {
         (Some(text), _) => text,

@@ -223,8 +223,8 @@ fn secrets_manager_faults_end_with_the_right_status_and_hint() {
             .env("SHORTCUT_ENV_MAX_ATTEMPTS", "20")
             .env("SHORTCUT_ENV_INITIAL_BACKOFF", "0.2")
             .env("SHORTCUT_ENV_MAX_BACKOFF", "0.5")
-            .has("2.5 s deadline")
-            .has("throttling retries may have used up the time")
+            .has("kept throttling the request (ThrottlingException)")
+            .has("hint: too many tasks are starting at once")
             .calls(2..=20),
         // ---- retries run out ----------------------------------------------------------------
         Case::new("throttled until the attempts run out", 69)
