@@ -273,6 +273,7 @@ def markdown(report: dict) -> str:
 
 def chart(report: dict, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -292,9 +293,12 @@ def chart(report: dict, path: Path) -> None:
         ax.set_yticks([j + height * (len(endpoints) - 1) / 2 for j in range(len(names))], names)
         ax.invert_yaxis()
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlim(right=ax.get_xlim()[1] * 2)
         ax.set_xlabel(label)
     axes[1].set_yticklabels([])
-    axes[0].legend(loc="lower right", fontsize=8)
+    axes[1].legend(loc="center right", fontsize=8)
     fig.suptitle(f"Start-up cost: fetch short-cut/prod/app on loopback ({report['date']})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -302,14 +306,21 @@ def chart(report: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--plain", type=Path, required=True)
+    parser.add_argument("--plain", type=Path)
     parser.add_argument("--static", type=Path)
     parser.add_argument("--runs", type=int, default=20, help="runs per command per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rss-runs", type=int, default=10)
     parser.add_argument("--no-moto", action="store_true", help="only the canned endpoint")
     parser.add_argument("--no-callgrind", action="store_true")
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the table and chart from results/startup.json")
     args = parser.parse_args()
+    if args.replot:
+        report = json.loads((RESULTS / "startup.json").read_text())
+        (RESULTS / "startup.md").write_text(markdown(report))
+        chart(report, RESULTS / "startup.png")
+        return
 
     secret = (BENCH / "secret.json").read_text()
     RESULTS.mkdir(exist_ok=True)
