@@ -118,8 +118,12 @@ def run_fleet(binary: Path, n: int, port: int, settings: dict[str, str], work: P
         codes_seen[code] = codes_seen.get(code, 0) + 1
         if code == 0:
             ok_times.append((int((work / "out" / str(i)).read_text().strip()) - released) / 1e6)
-    throttled_errors = sum(
-        1 for i, c in enumerate(codes) if c != 0 and "hrottl" in (work / "err" / str(i)).read_text())
+    failures = {"throttled": 0, "deadline": 0, "other": 0}
+    for i, code in enumerate(codes):
+        if code != 0:
+            text = (work / "err" / str(i)).read_text()
+            kind = "throttled" if "hrottl" in text else "deadline" if "did not finish" in text else "other"
+            failures[kind] += 1
     arrivals = None
     if stats["first_call"] and stats["last_call"]:
         arrivals = (stats["first_call"] - released / 1e9, stats["last_call"] - released / 1e9)
@@ -131,7 +135,7 @@ def run_fleet(binary: Path, n: int, port: int, settings: dict[str, str], work: P
         "success": codes_seen.get(0, 0),
         "success_rate": codes_seen.get(0, 0) / n,
         "exit_codes": {str(k): v for k, v in sorted(codes_seen.items())},
-        "failed_throttled": throttled_errors,
+        "failures": failures,
         "p50_ms": percentile(ok_times, 50),
         "p99_ms": percentile(ok_times, 99),
         "max_ms": max(ok_times) if ok_times else None,
@@ -149,6 +153,12 @@ def start_endpoint(rate: float, burst: float) -> tuple[subprocess.Popen, int]:
         [sys.executable, str(BENCH / "endpoint.py"), "--rate", str(rate), "--burst", str(burst)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
+    # The real service does not share the tasks' CPUs: run the endpoint ahead of them, so that
+    # its answers are not delayed by a thousand starting processes.
+    try:
+        os.setpriority(os.PRIO_PROCESS, proc.pid, max(-20, os.getpriority(os.PRIO_PROCESS, 0) - 5))
+    except PermissionError:
+        pass
     return proc, int(proc.stdout.readline())
 
 
@@ -165,13 +175,15 @@ def markdown(report: dict) -> str:
         f"N × {factor:g} tasks started at the same instant in one account and region. "
         f"1-minute load average {report['load_before']:.1f} before, {report['load_after']:.1f} after.",
         "",
-        "| policy | N (≙ real) | success | p50 to exec | p99 to exec | API calls / start | "
-        "throttled calls | last call after |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| policy | N (≙ real) | success | failed: throttled / deadline | p50 to exec | p99 to exec | "
+        "API calls / start | throttled calls | last call after |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in report["rows"]:
         lines.append(
             f"| {row['policy']} | {row['n']} (≙ {row['n'] * factor:,.0f}) | {row['success_rate'] * 100:.1f} % | "
+            f"{row['failures']['throttled']} / {row['failures']['deadline']}"
+            f"{' + ' + str(row['failures']['other']) + ' other' if row['failures']['other'] else ''} | "
             f"{fmt_ms(row['p50_ms'])} | {fmt_ms(row['p99_ms'])} | {row['calls_per_start']:.2f} | "
             f"{row['throttled_calls']} | {row['last_call_s']:.2f} s |")
     lines += ["", "Policies: " + "; ".join(f"**{k}** = {v}" for k, v in report["policies"].items()) + ".", ""]
@@ -247,10 +259,11 @@ def main() -> None:
     text = markdown(report)
     base = ["", "Without throttling (the same endpoint, no bucket): what starting N processes at once "
             "costs on this machine by itself.", "",
-            "| N | success | p50 to exec | p99 to exec | first call after | last call after |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+            "| N | success | failed: deadline | p50 to exec | p99 to exec | first call after | last call after |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in report["baseline"]:
-        base.append(f"| {row['n']} | {row['success_rate'] * 100:.1f} % | {fmt_ms(row['p50_ms'])} | "
+        base.append(f"| {row['n']} | {row['success_rate'] * 100:.1f} % | {row['failures']['deadline']} | "
+                    f"{fmt_ms(row['p50_ms'])} | "
                     f"{fmt_ms(row['p99_ms'])} | {row['first_call_s']:.2f} s | {row['last_call_s']:.2f} s |")
     text += "\n".join(base) + "\n"
     (RESULTS / "fleet.md").write_text(text)
