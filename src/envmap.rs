@@ -145,9 +145,7 @@ fn parse_members(source: &str, text: &str) -> Result<Vec<(String, Value)>, Error
         Value::Null => Some("JSON null"),
     };
     if let Some(kind) = kind {
-        return Err(not_object(format!(
-            "found {kind} (to export the whole secret as one variable, use VAR={source})"
-        )));
+        return Err(not_object(format!("found {kind}")));
     }
     drop(value);
     // Second pass keeps the keys in order and sees duplicates, which a map would merge silently.

@@ -300,7 +300,8 @@ impl Error {
                 .into(),
             SecretNotObject { .. } | SecretBinary { .. } => {
                 "store the secret as a JSON object of KEY: value pairs (Secrets Manager console: \
-                 Plaintext tab), e.g. {\"OPENAI_API_KEY\": \"...\"}"
+                 Plaintext tab), e.g. {\"OPENAI_API_KEY\": \"...\"}; or export the whole \
+                 secret as one variable with a VAR=NAME reference, e.g. SECRET_NAME=TLS_KEY=NAME"
                     .into()
             }
             InvalidKeyName { .. } => "environment variable names are letters, digits and \

@@ -186,8 +186,7 @@ fn materialize(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
         );
         prepared.written.push(path);
     }
-    let files = materialize::value_files(&mut prepared.env, &prepared.config.files, dir);
-    let files = files?;
+    let files = materialize::value_files(&mut prepared.env, &prepared.config.files, dir)?;
     prepared.written.extend(files);
     Ok(())
 }

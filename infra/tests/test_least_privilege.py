@@ -205,8 +205,9 @@ class IamJsonPolicies(PolicyAssertions, unittest.TestCase):
             for action in actions(statement)
             if action.startswith("secretsmanager:")
         }
-        # shortcut-env calls GetSecretValue and nothing else (no DescribeSecret, no
-        # BatchGetSecretValue until the multi-secret path exists).
+        # shortcut-env calls GetSecretValue and nothing else: no DescribeSecret, and no
+        # BatchGetSecretValue (several secrets are read with one GetSecretValue each, so that
+        # no action ever needs Resource "*").
         self.assertEqual(granted, {"secretsmanager:GetSecretValue"})
 
     def test_secretsmanager_resource_is_the_secret_arn_pattern(self):

@@ -11,4 +11,7 @@ mod credentials;
 mod exec;
 mod fetch;
 mod gcp;
+mod inspect;
 mod local;
+mod policy;
+mod references;

@@ -1,0 +1,141 @@
+//! The environment policy: preserve, selection, renaming, required keys, protected names,
+//! generic files.
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::support::*;
+
+const SECRET: &str = r#"{"OPENAI_API_KEY":"o","PINECONE_API_KEY":"p","MILVUS_HOST":"h","MILVUS_PORT":"1","HOME":"/evil"}"#;
+
+#[test]
+fn preserve_env_keeps_all_or_only_the_named_inherited_variables() {
+    let secret = seed_text(SECRET);
+    let mut run = Run::moto(&secret.name);
+    run.env("MILVUS_HOST", "inherited-host")
+        .env("MILVUS_PORT", "inherited-port")
+        .arg("--preserve-env=MILVUS_HOST");
+    let (outcome, env) = run.env_seen();
+    outcome
+        .code(0)
+        .stderr_has("kept over secret values (--preserve-env): MILVUS_HOST")
+        .stderr_has("override inherited variables: MILVUS_PORT");
+    assert_eq!(env["MILVUS_HOST"], "inherited-host");
+    assert_eq!(env["MILVUS_PORT"], "1");
+
+    let mut run = Run::moto(&secret.name);
+    run.env("MILVUS_HOST", "inherited-host")
+        .env("MILVUS_PORT", "inherited-port")
+        .env("SHORTCUT_ENV_PRESERVE_ENV", "1");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["MILVUS_HOST"], "inherited-host");
+    assert_eq!(env["MILVUS_PORT"], "inherited-port");
+}
+
+#[test]
+fn only_exclude_map_and_prefix_compose_as_documented() {
+    let secret = seed_text(SECRET);
+    let mut run = Run::moto(&secret.name);
+    run.arg("--only")
+        .arg("*_API_KEY,MILVUS_*")
+        .arg("--exclude")
+        .arg("PINECONE_*")
+        .arg("--map")
+        .arg("MILVUS_HOST=DB_HOST")
+        .arg("--prefix")
+        .arg("APP_");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0).stderr_has("loaded 3 keys");
+    assert_eq!(env["APP_OPENAI_API_KEY"], "o");
+    assert_eq!(env["DB_HOST"], "h");
+    assert_eq!(env["APP_MILVUS_PORT"], "1");
+    for absent in [
+        "OPENAI_API_KEY",
+        "APP_PINECONE_API_KEY",
+        "MILVUS_HOST",
+        "APP_MILVUS_HOST",
+    ] {
+        assert!(!env.contains_key(absent), "{absent}");
+    }
+}
+
+#[test]
+fn protected_names_can_be_allowed_one_by_one() {
+    let secret = seed_text(SECRET);
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome.code(0).stderr_has("skipped protected names: HOME");
+    assert_ne!(env["HOME"], "/evil");
+
+    let mut run = Run::moto(&secret.name);
+    run.arg("--allow-key").arg("HOME");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0).stderr_lacks("protected");
+    assert_eq!(env["HOME"], "/evil");
+
+    // A rename onto a protected name is refused before any call.
+    let mut run = Run::moto(&secret.name);
+    run.arg("--map")
+        .arg("MILVUS_HOST=LD_PRELOAD")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("LD_PRELOAD")
+        .stderr_has("--allow-key");
+}
+
+#[test]
+fn required_keys_are_named_all_at_once_after_renaming() {
+    let secret = seed_text(SECRET);
+    let mut run = Run::moto(&secret.name);
+    run.env(
+        "SHORTCUT_ENV_REQUIRE",
+        "DB_HOST,OPENAI_API_KEY,ABSENT_ONE,ABSENT_TWO",
+    )
+    .arg("--map")
+    .arg("MILVUS_HOST=DB_HOST")
+    .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(65)
+        .stderr_has("required keys missing: ABSENT_ONE, ABSENT_TWO");
+}
+
+#[test]
+fn file_writes_a_private_file_and_points_a_variable_at_it() {
+    let secret = seed_text(r#"{"TLS_KEY":"-----BEGIN KEY-----\nabc\n","OTHER":"x"}"#);
+    let mut run = Run::moto(&secret.name);
+    let dir = run.path("creds");
+    run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &dir)
+        .arg("--file")
+        .arg("TLS_KEY=TLS_KEY_FILE")
+        .command(&["/bin/sh", "-c", r#"cat "$TLS_KEY_FILE""#]);
+    let outcome = run.run();
+    outcome.code(0);
+    assert_eq!(outcome.stdout, "-----BEGIN KEY-----\nabc\n");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tls-key-")
+        })
+        .unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+
+    // A key that is not there, or two files onto one variable, are errors.
+    let mut run = Run::moto(&secret.name);
+    run.arg("--file")
+        .arg("ABSENT=F")
+        .command(&["/bin/echo", "ran"]);
+    run.run().fails(65).stderr_has("ABSENT");
+    let mut run = Run::moto(&secret.name);
+    run.arg("--file")
+        .arg("TLS_KEY=F")
+        .arg("--file")
+        .arg("OTHER=F")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("F is the target of more than one");
+}
