@@ -172,8 +172,7 @@ def markdown(report: dict) -> str:
         f"Measured {report['date']} on {report['machine']}. Endpoint: bench/endpoint.py, token bucket "
         f"of {rate:g} requests/s (bucket {burst:g}), ThrottlingException beyond. One run per cell. "
         f"Scale: × {factor:g} gives the real quota ({QUOTA:,}/s), so N here stands for "
-        f"N × {factor:g} tasks started at the same instant in one account and region. "
-        f"1-minute load average {report['load_before']:.1f} before, {report['load_after']:.1f} after.",
+        f"N × {factor:g} tasks started at the same instant in one account and region.",
         "",
         "| policy | N (≙ real) | success | failed: throttled / deadline | p50 to exec | p99 to exec | "
         "API calls / start | throttled calls | last call after |",
@@ -216,12 +215,17 @@ def chart(report: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--binary", type=Path, required=True)
+    parser.add_argument("--binary", type=Path)
     parser.add_argument("--sizes", default="200,500,1000")
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--burst", type=float, default=None, help="default: the rate")
     parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the tables and chart from results/fleet.json")
     args = parser.parse_args()
+    if args.replot:
+        write(json.loads((RESULTS / "fleet.json").read_text()))
+        return
     burst = args.burst if args.burst is not None else args.rate
     sizes = [int(s) for s in args.sizes.split(",")]
     chosen = args.policies.split(",")
@@ -256,6 +260,10 @@ def main() -> None:
             proc.wait(timeout=10)
     report["load_after"] = os.getloadavg()[0]
     (RESULTS / "fleet.json").write_text(json.dumps(report, indent=2) + "\n")
+    write(report)
+
+
+def write(report: dict) -> None:
     text = markdown(report)
     base = ["", "Without throttling (the same endpoint, no bucket): what starting N processes at once "
             "costs on this machine by itself.", "",
