@@ -220,11 +220,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--burst", type=float, default=None, help="default: the rate")
     parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument("--name", default="fleet", help="results/NAME.{json,md,png}")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw the tables and chart from results/fleet.json")
     args = parser.parse_args()
     if args.replot:
-        write(json.loads((RESULTS / "fleet.json").read_text()))
+        write(json.loads((RESULTS / f"{args.name}.json").read_text()), args.name)
         return
     burst = args.burst if args.burst is not None else args.rate
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -259,11 +260,11 @@ def main() -> None:
             proc.stdin.close()
             proc.wait(timeout=10)
     report["load_after"] = os.getloadavg()[0]
-    (RESULTS / "fleet.json").write_text(json.dumps(report, indent=2) + "\n")
-    write(report)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    write(report, args.name)
 
 
-def write(report: dict) -> None:
+def write(report: dict, name: str) -> None:
     text = markdown(report)
     base = ["", "Without throttling (the same endpoint, no bucket): what starting N processes at once "
             "costs on this machine by itself.", "",
@@ -274,8 +275,8 @@ def write(report: dict) -> None:
                     f"{fmt_ms(row['p50_ms'])} | "
                     f"{fmt_ms(row['p99_ms'])} | {row['first_call_s']:.2f} s | {row['last_call_s']:.2f} s |")
     text += "\n".join(base) + "\n"
-    (RESULTS / "fleet.md").write_text(text)
-    chart(report, RESULTS / "fleet.png")
+    (RESULTS / f"{name}.md").write_text(text)
+    chart(report, RESULTS / f"{name}.png")
     print(text)
 
 
