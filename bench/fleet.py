@@ -217,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--binary", type=Path)
     parser.add_argument("--sizes", default="200,500,1000")
-    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--burst", type=float, default=None, help="default: the rate")
     parser.add_argument("--policies", default=",".join(POLICIES))
     parser.add_argument("--name", default="fleet", help="results/NAME.{json,md,png}")
