@@ -4,6 +4,7 @@
 //! table-driven unit test and a bad setting fails in microseconds, not after a credential-chain
 //! timeout.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -106,6 +107,8 @@ pub struct AwsSource {
     pub region: String,
     pub timeout: Duration,
     pub retry: Retry,
+    /// Where the HTTPS client finds its trust roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` added).
+    pub tls: crate::tls::Sources,
 }
 
 /// How the SDK retries a failed call, within the overall deadline.
@@ -471,6 +474,7 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
             DEFAULT_TIMEOUT,
         )?,
         retry: Retry::resolve(options, vars)?,
+        tls: crate::tls::Sources::system(|name| vars.get(name).map(OsStr::to_os_string)),
     })
 }
 

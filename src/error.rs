@@ -328,7 +328,8 @@ impl Error {
                 .into(),
             Unreachable { .. } => "check the network path to Secrets Manager (security groups, \
                                    NAT gateway or a secretsmanager VPC endpoint, DNS) and \
-                                   AWS_ENDPOINT_URL if set"
+                                   AWS_ENDPOINT_URL if set; for a certificate error, add the \
+                                   private CA of a TLS-inspecting proxy with SSL_CERT_FILE"
                 .into(),
             Timeout { .. } => "check the network path to Secrets Manager (NAT gateway or VPC \
                                endpoint); raise SHORTCUT_ENV_TIMEOUT if the network is slow"

@@ -19,6 +19,7 @@ pub mod log;
 pub mod materialize;
 pub mod reference;
 pub mod source;
+pub mod tls;
 pub mod vars;
 
 use std::ffi::OsString;

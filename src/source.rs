@@ -60,6 +60,9 @@ pub fn fetch(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
 async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
     let deadline = Instant::now() + source.timeout;
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::tls::http_client_with(&crate::tls::roots(
+            &source.tls,
+        )?)?)
         .region(Region::new(source.region.clone()))
         .timeout_config(
             TimeoutConfig::builder()

@@ -15,3 +15,5 @@ mod inspect;
 mod local;
 mod policy;
 mod references;
+mod static_binary;
+mod tls;

@@ -1,0 +1,185 @@
+//! HTTPS: an endpoint whose certificate comes from a private test CA is trusted when the CA is
+//! given through `SSL_CERT_FILE`, and only then.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::support::*;
+
+/// A private CA and an HTTPS endpoint on loopback, with a certificate it issued for `localhost`
+/// and `127.0.0.1`, that relays each request to moto over plain HTTP.
+pub struct HttpsEndpoint {
+    pub port: u16,
+    /// The CA certificate, PEM, as `SSL_CERT_FILE` would hold it.
+    pub ca_pem: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl HttpsEndpoint {
+    pub fn start(upstream: u16) -> HttpsEndpoint {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "shortcut-env test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        let cert = params.signed_by(&key, &ca).unwrap();
+
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone(), CertificateDer::from(ca.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let config = Arc::clone(&config);
+                let counter = Arc::clone(&counter);
+                thread::spawn(move || {
+                    let _ = serve(stream, config, upstream, &counter);
+                });
+            }
+        });
+        HttpsEndpoint {
+            port,
+            ca_pem: ca.pem(),
+            requests,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests were relayed after a completed handshake.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Writes the CA certificate into `dir` and returns its path.
+    pub fn write_ca(&self, dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("test-ca.pem");
+        std::fs::write(&path, &self.ca_pem).unwrap();
+        path
+    }
+}
+
+/// One connection: TLS handshake, then one request, relayed to moto on a fresh connection
+/// (`Connection: close`, so that moto's answer ends at EOF), then close.
+fn serve(
+    stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    upstream: u16,
+    counter: &AtomicUsize,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let connection = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = BufReader::new(rustls::StreamOwned::new(connection, stream));
+    let mut head = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if tls.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if let Some(value) = lower.strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        head.extend_from_slice(line.as_bytes());
+    }
+    let mut body = vec![0; length];
+    tls.read_exact(&mut body)?;
+    counter.fetch_add(1, Ordering::SeqCst);
+
+    let mut moto = TcpStream::connect(("127.0.0.1", upstream))?;
+    moto.set_read_timeout(Some(Duration::from_secs(30)))?;
+    moto.write_all(&head)?;
+    moto.write_all(b"Connection: close\r\n\r\n")?;
+    moto.write_all(&body)?;
+    let mut answer = Vec::new();
+    moto.read_to_end(&mut answer)?;
+    let out = tls.get_mut();
+    out.write_all(&answer)?;
+    out.flush()?;
+    // moto closed its side: close ours too, so the client sees where the answer ends.
+    out.conn.send_close_notify();
+    out.flush()?;
+    Ok(())
+}
+
+#[test]
+fn an_https_endpoint_signed_by_a_private_ca_is_trusted_through_ssl_cert_file() {
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    let ca = endpoint.write_ca(run.temp.path());
+    run.env("SSL_CERT_FILE", &ca);
+    let (outcome, env) = run.env_seen();
+    outcome.code(0).stderr_lacks(MARKER);
+    assert_eq!(env["MILVUS_HOST"], "milvus.internal");
+    assert_eq!(env["OPENAI_API_KEY"], format!("sk-{MARKER}-openai"));
+    assert!(endpoint.requests() >= 1);
+}
+
+#[test]
+fn without_the_private_ca_the_endpoint_is_not_trusted() {
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+
+    let outcome = Run::aws(&endpoint.url(), &secret.name)
+        .env("SHORTCUT_ENV_TIMEOUT", "3")
+        .command(&["/usr/bin/env"])
+        .run();
+    outcome
+        .fails(69)
+        .stderr_has("certificate")
+        .stderr_lacks(MARKER);
+    assert_eq!(
+        endpoint.requests(),
+        0,
+        "no request may pass an untrusted TLS"
+    );
+}
+
+#[test]
+fn an_unreadable_ssl_cert_file_is_a_configuration_error() {
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::moto(&secret.name);
+    let missing = run.path("no-such-ca.pem");
+    run.env("SSL_CERT_FILE", &missing);
+    let outcome = run.command(&["/usr/bin/env"]).run();
+    outcome.fails(78).stderr_has("SSL_CERT_FILE");
+}
