@@ -127,12 +127,12 @@ pub struct Options {
     #[arg(long, value_name = "ID")]
     pub version_id: Option<String>,
 
-    /// Deadline for fetching, in seconds, e.g. 5 or 2.5 [env: SHORTCUT_ENV_TIMEOUT] [default: 5]
+    /// Deadline for fetching, in seconds, e.g. 5 or 2.5 [env: SHORTCUT_ENV_TIMEOUT] [default: 30]
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<String>,
 
     /// Attempts per GetSecretValue call, the first included [env: SHORTCUT_ENV_MAX_ATTEMPTS]
-    /// [default: 3]
+    /// [default: 5]
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<String>,
 
@@ -142,7 +142,7 @@ pub struct Options {
     pub retry_mode: Option<String>,
 
     /// Upper bound of the first retry's random backoff, in seconds; doubles per retry
-    /// [env: SHORTCUT_ENV_INITIAL_BACKOFF] [default: 1]
+    /// [env: SHORTCUT_ENV_INITIAL_BACKOFF] [default: 2]
     #[arg(long, value_name = "SECONDS")]
     pub initial_backoff: Option<String>,
 

@@ -31,14 +31,15 @@ use crate::reference::Reference;
 /// How long past the deadline the wait for the calls may go before giving up on them.
 const BACKSTOP: Duration = Duration::from_millis(500);
 
-/// Remembers the error code of the latest failed attempt of a call, so that a deadline that
-/// fires while the SDK is still retrying can say what the attempts were failing with.
+/// Remembers how the latest attempt of a call failed, so that a deadline that fires while the
+/// SDK is still retrying can say what the attempts were failing with (throttling when a fleet
+/// starts at once, a refused connection, an untrusted certificate) instead of only "too slow".
 #[derive(Debug, Clone, Default)]
-struct LastAttempt(Arc<Mutex<Option<String>>>);
+struct LastAttempt(Arc<Mutex<Option<Failure>>>);
 
 impl LastAttempt {
-    fn code(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|code| code.clone())
+    fn failure(&self) -> Option<Failure> {
+        self.0.lock().ok().and_then(|failure| failure.clone())
     }
 }
 
@@ -53,15 +54,26 @@ impl Intercept for LastAttempt {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let code = match context.output_or_error() {
-            Some(Err(error)) => error
-                .as_operation_error()
-                .and_then(|e| e.downcast_ref::<GetSecretValueError>())
-                .and_then(|e| e.code().map(str::to_string)),
+        let failure = match context.output_or_error() {
+            Some(Err(error)) => {
+                let service = error
+                    .as_operation_error()
+                    .and_then(|e| e.downcast_ref::<GetSecretValueError>())
+                    .and_then(|e| e.code().map(str::to_string));
+                match (service, error.as_connector_error()) {
+                    (Some(code), _) => Some(Failure::Service {
+                        code,
+                        message: String::new(),
+                    }),
+                    (None, Some(e)) if e.is_timeout() => Some(Failure::Timeout),
+                    (None, Some(e)) => Some(Failure::Network(one_line(e))),
+                    (None, None) => None,
+                }
+            }
             _ => None,
         };
         if let Ok(mut last) = self.0.lock() {
-            *last = code;
+            *last = failure;
         }
         Ok(())
     }
@@ -240,21 +252,25 @@ async fn get_secret(
         .send();
     let output = match tokio::time::timeout_at(deadline, call).await {
         Ok(result) => result.map_err(|e| classify(&target, failure(&e)))?,
-        // Retries were still going: report what the attempts were failing with, if the
-        // service said (throttling, when a whole fleet starts at once), else the deadline.
+        // Retries were still going: report what the attempts were failing with, if they
+        // failed rather than hung, and that the deadline ended them.
         Err(_) => {
-            return Err(match last_attempt.code() {
-                Some(code) => classify(
+            let still = format!(
+                "still failing when the {} s deadline passed",
+                target.timeout.as_secs_f64()
+            );
+            return Err(match last_attempt.failure() {
+                Some(Failure::Service { code, .. }) => classify(
                     &target,
                     Failure::Service {
-                        message: format!(
-                            "still failing when the {} s deadline passed",
-                            target.timeout.as_secs_f64()
-                        ),
                         code,
+                        message: still,
                     },
                 ),
-                None => timeout(&target),
+                Some(Failure::Network(detail)) => {
+                    classify(&target, Failure::Network(format!("{detail} ({still})")))
+                }
+                _ => timeout(&target),
             });
         }
     };
