@@ -118,9 +118,10 @@ pub fn fetch(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
 async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
     let deadline = Instant::now() + source.timeout;
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(crate::tls::http_client_with(&crate::tls::roots(
-            &source.tls,
-        )?)?)
+        .http_client(crate::tls::http_client_with(
+            &crate::tls::roots(&source.tls)?,
+            source.retry.connect_timeout.min(source.timeout),
+        )?)
         .region(Region::new(source.region.clone()))
         .timeout_config(
             TimeoutConfig::builder()

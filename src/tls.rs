@@ -16,10 +16,15 @@
 //! error (78) rather than a silently ignored one.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use aws_sdk_secretsmanager::config::SharedHttpClient;
-use aws_smithy_http_client::Builder;
+use aws_smithy_http_client::Connector;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnectorSettings, SharedHttpConnector, http_client_fn,
+};
 use base64::Engine;
 use rustls::pki_types::CertificateDer;
 
@@ -180,8 +185,17 @@ fn pem(cert: &CertificateDer<'_>) -> Vec<u8> {
 }
 
 /// The SDK's HTTPS client (rustls with aws-lc, as the `default-https-client` feature builds it)
-/// trusting exactly `roots`.
-pub fn http_client_with(roots: &Roots) -> Result<SharedHttpClient, Error> {
+/// trusting exactly `roots`, with one connector for the whole run.
+///
+/// The SDK's own client builds a connector for every distinct set of connector settings it is
+/// asked for: three in a start (when the default chain's STS client and Secrets Manager's client
+/// are constructed, then for the request), and each one parses the whole trust store again,
+/// which was most of a start's CPU. A start makes one request, so one connector, built on first
+/// use with our connect timeout, serves every client.
+pub fn http_client_with(
+    roots: &Roots,
+    connect_timeout: Duration,
+) -> Result<SharedHttpClient, Error> {
     let mut store = TrustStore::empty().with_native_roots(false);
     for cert in &roots.certs {
         store.add_pem_certificate(pem(cert));
@@ -194,10 +208,26 @@ pub fn http_client_with(roots: &Roots) -> Result<SharedHttpClient, Error> {
             value: String::new(),
             reason: "the TLS configuration could not be built from these certificates",
         })?;
-    Ok(Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(context)
-        .build_https())
+    let connector: OnceLock<SharedHttpConnector> = OnceLock::new();
+    Ok(http_client_fn(move |_settings, components| {
+        connector
+            .get_or_init(|| {
+                let settings = HttpConnectorSettings::builder()
+                    .connect_timeout(connect_timeout)
+                    .build();
+                let mut builder = Connector::builder().connector_settings(settings);
+                if let Some(sleep) = components.sleep_impl() {
+                    builder = builder.sleep_impl(sleep);
+                }
+                SharedHttpConnector::new(
+                    builder
+                        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                        .tls_context(context.clone())
+                        .build(),
+                )
+            })
+            .clone()
+    }))
 }
 
 /// Whether `cert`'s subject holds `name` (used by the tests and for diagnostics).
@@ -246,7 +276,7 @@ mod tests {
         }
         // Every one is a usable trust anchor, and the client builds with them.
         assert_eq!(usable(roots.certs.clone()).len(), roots.certs.len());
-        http_client_with(&roots).unwrap();
+        http_client_with(&roots, Duration::from_secs(2)).unwrap();
     }
 
     #[test]
@@ -287,7 +317,7 @@ mod tests {
                 .any(|c| names(c, "shortcut-env unit test CA"))
         );
         assert!(roots.certs.iter().any(|c| names(c, "Amazon Root CA 1")));
-        http_client_with(&roots).unwrap();
+        http_client_with(&roots, Duration::from_secs(2)).unwrap();
     }
 
     #[test]
