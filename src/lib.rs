@@ -88,9 +88,7 @@ fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<i32, Error> {
             let mut prepared = prepare(options, inherited, log)?;
             // Everything the start would do, files included; they are removed again.
             let materialized = materialize(&mut prepared, log);
-            for path in &prepared.written {
-                let _ = std::fs::remove_file(path);
-            }
+            materialize::remove_files(&prepared.written);
             materialized?;
             print_stdout(&inspect::check_report(
                 &prepared.built,
