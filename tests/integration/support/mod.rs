@@ -283,8 +283,40 @@ impl Run {
 
     pub fn run(&self) -> Outcome {
         let mut command = Command::new(BIN);
+        command.args(&self.args);
+        self.execute(command)
+    }
+
+    /// Runs the wrapper behind `/bin/sh -c PRELUDE`, which then execs it: in `prelude`, `$$` is
+    /// the PID the wrapper will have (and so the name of the files it will write), and
+    /// `umask` applies to it.
+    pub fn run_after(&self, prelude: &str) -> Outcome {
+        self.run_in(&[], prelude)
+    }
+
+    /// Like [`run_after`](Self::run_after), with the shell started by `launcher` (e.g.
+    /// `unshare -p -f`, for a PID namespace of its own: the wrapper is then PID 1, as in a
+    /// container).
+    pub fn run_in(&self, launcher: &[&str], prelude: &str) -> Outcome {
+        let mut command = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg("/bin/sh");
+                command
+            }
+            None => Command::new("/bin/sh"),
+        };
         command
-            .args(&self.args)
+            .arg("-c")
+            .arg(format!("{prelude}\nexec \"$0\" \"$@\""))
+            .arg(BIN)
+            .args(&self.args);
+        self.execute(command)
+    }
+
+    /// Runs `command` with this run's environment and directory, and collects what happened.
+    fn execute(&self, mut command: Command) -> Outcome {
+        command
             .env_clear()
             .envs(&self.env)
             .stdin(Stdio::null())
