@@ -259,7 +259,18 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
         },
     };
     let policy = resolve_policy(options, vars)?;
-    let files = resolve_files(options, vars, &policy)?;
+    let files = assignments(
+        Assignment {
+            name: "SHORTCUT_ENV_FILES",
+            option: "--file (SHORTCUT_ENV_FILES)",
+            reason: "expected KEY=VAR, both variable names",
+            from_ok: is_valid_name,
+            // The GCP key file's variable.
+            reserved: &[crate::materialize::GCP_PATH_VAR],
+        },
+        pick_list(&options.file, vars, "SHORTCUT_ENV_FILES")?,
+        &policy.allowed,
+    )?;
     let source = match app_env {
         AppEnv::Local => {
             let file = options.env_file.clone().or_else(|| {
@@ -312,27 +323,17 @@ fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
             });
         }
     };
-    let mut map: Vec<(String, String)> = Vec::new();
-    for item in pick_list(&options.map, vars, "SHORTCUT_ENV_MAP")? {
-        let invalid = || Error::InvalidSetting {
+    let map = assignments(
+        Assignment {
             name: "SHORTCUT_ENV_MAP",
-            value: item.clone(),
+            option: "--map (SHORTCUT_ENV_MAP)",
             reason: "expected FROM=TO, TO a variable name",
-        };
-        let (from, to) = item.split_once('=').ok_or_else(invalid)?;
-        let (from, to) = (from.trim(), to.trim());
-        if from.is_empty() || !is_valid_name(to) {
-            return Err(invalid());
-        }
-        check_target("--map (SHORTCUT_ENV_MAP)", &item, to, &allowed)?;
-        if map.iter().any(|(_, t)| t == to) {
-            return Err(Error::DuplicateTarget {
-                option: "--map (SHORTCUT_ENV_MAP)",
-                name: to.to_string(),
-            });
-        }
-        map.push((from.to_string(), to.to_string()));
-    }
+            from_ok: |from| !from.is_empty(),
+            reserved: &[],
+        },
+        pick_list(&options.map, vars, "SHORTCUT_ENV_MAP")?,
+        &allowed,
+    )?;
     let preserve = match &options.preserve_env {
         Some(None) => Preserve::All,
         Some(Some(names)) => Preserve::from_list(parse_list(Some(names))),
@@ -379,40 +380,48 @@ fn check_target(
     Ok(())
 }
 
-fn resolve_files(
-    options: &Options,
-    vars: &Vars,
-    policy: &Policy,
+/// What a list option of `FROM=TO` items accepts.
+struct Assignment {
+    /// The variable, for messages.
+    name: &'static str,
+    /// The flag and the variable, for messages.
+    option: &'static str,
+    /// What a malformed item should look like.
+    reason: &'static str,
+    from_ok: fn(&str) -> bool,
+    /// Targets owned by something else.
+    reserved: &'static [&'static str],
+}
+
+/// Parses `FROM=TO` items: TO must be a variable name, not protected (unless `allowed`), not
+/// reserved, and the target of one item only, so that no item silently wins over another.
+fn assignments(
+    kind: Assignment,
+    items: Vec<String>,
+    allowed: &[String],
 ) -> Result<Vec<(String, String)>, Error> {
-    let mut files: Vec<(String, String)> = Vec::new();
-    for item in pick_list(&options.file, vars, "SHORTCUT_ENV_FILES")? {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in items {
         let invalid = || Error::InvalidSetting {
-            name: "SHORTCUT_ENV_FILES",
+            name: kind.name,
             value: item.clone(),
-            reason: "expected KEY=VAR, both variable names",
+            reason: kind.reason,
         };
-        let (key, target) = item.split_once('=').ok_or_else(invalid)?;
-        let (key, target) = (key.trim(), target.trim());
-        if !is_valid_name(key) || !is_valid_name(target) {
+        let (from, to) = item.split_once('=').ok_or_else(invalid)?;
+        let (from, to) = (from.trim(), to.trim());
+        if !(kind.from_ok)(from) || !is_valid_name(to) {
             return Err(invalid());
         }
-        check_target(
-            "--file (SHORTCUT_ENV_FILES)",
-            &item,
-            target,
-            &policy.allowed,
-        )?;
-        let taken =
-            files.iter().any(|(_, t)| t == target) || target == crate::materialize::GCP_PATH_VAR;
-        if taken {
+        check_target(kind.option, &item, to, allowed)?;
+        if pairs.iter().any(|(_, t)| t == to) || kind.reserved.contains(&to) {
             return Err(Error::DuplicateTarget {
-                option: "--file (SHORTCUT_ENV_FILES)",
-                name: target.to_string(),
+                option: kind.option,
+                name: to.to_string(),
             });
         }
-        files.push((key.to_string(), target.to_string()));
+        pairs.push((from.to_string(), to.to_string()));
     }
-    Ok(files)
+    Ok(pairs)
 }
 
 fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSource, Error> {
