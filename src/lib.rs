@@ -122,7 +122,9 @@ fn print_stdout(text: &str) {
 /// The command's environment and how it was made.
 struct Prepared {
     config: Config,
+    /// Which names the sources set, and from where (its `env` is moved out, below).
     built: Built,
+    /// The command's environment.
     env: Vars,
     /// e.g. `short-cut/prod/app (version 3f0c…, AWSCURRENT)` or `.env (local mode)`.
     origin: String,
@@ -147,12 +149,13 @@ impl Prepared {
 fn prepare(options: &cli::Options, inherited: &Vars, log: &Logger) -> Result<Prepared, Error> {
     let config = config::resolve(options, inherited)?;
     let (sources, origin, fields) = load(&config)?;
-    let built = envmap::build(inherited, &sources, &config.policy);
+    let mut built = envmap::build(inherited, &sources, &config.policy);
     for warning in &built.warnings {
         log.warn(warning);
     }
     Ok(Prepared {
-        env: built.env.clone(),
+        // One environment, which materializing then extends; `built` keeps what it says.
+        env: std::mem::take(&mut built.env),
         config,
         built,
         origin,
