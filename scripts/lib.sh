@@ -20,8 +20,8 @@ need_apt() {
     command -v apt-get >/dev/null || die "install ${missing[*]} (no apt-get here)"
     say "installing ${missing[*]}"
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    $sudo apt-get update -qq -o DPkg::Lock::Timeout=300 || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null \
         || die "apt-get could not install ${missing[*]}"
 }
 
