@@ -4,7 +4,11 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+
+use crate::config::LogFormat;
+use crate::error::Error;
+use crate::vars::Vars;
 
 const ABOUT: &str = "Load an application's secrets from AWS Secrets Manager into its environment, \
 then exec it.";
@@ -48,7 +52,6 @@ found, 69 Secrets Manager unreachable/timed out/throttled, 73 credentials file u
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -63,13 +66,73 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Parses `args`. Every option is global, so it may come before or after the subcommand
+    /// (`shortcut-env --require X check` and `shortcut-env check --require X` are the same);
+    /// `COMMAND` is not.
+    pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let matches = Self::command()
+            .mut_args(|arg| {
+                if arg.get_id() == "command" {
+                    arg
+                } else {
+                    arg.global(true)
+                }
+            })
+            .try_get_matches_from(args)?;
+        Self::from_arg_matches(&matches)
+    }
+
     /// The options, wherever they were given.
     pub fn options(&self) -> &Options {
-        match &self.mode {
-            None => &self.options,
-            Some(Mode::Check { options }) | Some(Mode::Export { options, .. }) => options,
+        &self.options
+    }
+}
+
+/// The log format for a usage error, when the arguments did not parse: `--log-format json` (or
+/// `=json`) before `--`, else SHORTCUT_ENV_LOG_FORMAT; text when neither says json.
+pub fn log_format_of(args: &[OsString], inherited: &Vars) -> LogFormat {
+    let mut given = None;
+    let mut words = args.iter().skip(1).take_while(|a| a.as_os_str() != "--");
+    while let Some(word) = words.next() {
+        if word == "--log-format" {
+            given = words.next().map(|w| w.to_string_lossy().into_owned());
+        } else if let Some(value) = word.to_str().and_then(|w| w.strip_prefix("--log-format=")) {
+            given = Some(value.to_string());
         }
     }
+    let value = given.or_else(|| {
+        inherited
+            .get("SHORTCUT_ENV_LOG_FORMAT")
+            .map(|v| v.to_string_lossy().into_owned())
+    });
+    match value.as_deref() {
+        Some("json") => LogFormat::Json,
+        _ => LogFormat::Text,
+    }
+}
+
+/// clap's failure as the wrapper's error: a bare word where a subcommand was expected is a
+/// command whose `--` was forgotten; anything else keeps clap's first line as the message.
+pub fn usage_error(error: &clap::Error) -> Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let word = match error.kind() {
+        ErrorKind::InvalidSubcommand => error.get(ContextKind::InvalidSubcommand),
+        ErrorKind::UnknownArgument => error.get(ContextKind::InvalidArg),
+        _ => None,
+    };
+    if let Some(ContextValue::String(word)) = word
+        && !word.starts_with('-')
+    {
+        let word = if word.chars().any(char::is_control) {
+            word.escape_debug().to_string()
+        } else {
+            word.clone()
+        };
+        return Error::CommandWithoutDoubleDash(word);
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    Error::Usage(first.strip_prefix("error: ").unwrap_or(first).to_string())
 }
 
 /// Inspection without exec.
@@ -77,15 +140,10 @@ impl Cli {
 pub enum Mode {
     /// Fetch and validate everything, exec nothing: print each key's NAME, its source and
     /// OK/FAIL against --require; never a value. Exits as the real start would.
-    Check {
-        #[command(flatten)]
-        options: Options,
-    },
+    Check,
     /// Print the variables shortcut-env would set, WITH THEIR VALUES, quoted for the format.
     /// The only command that prints secret values: do not run it where output is logged.
     Export {
-        #[command(flatten)]
-        options: Options,
         /// dotenv (KEY='value'), shell (export KEY='value', for eval) or json
         #[arg(long, value_enum, default_value_t = ExportFormat::Dotenv)]
         format: ExportFormat,
