@@ -130,9 +130,18 @@ pub fn usage_error(error: &clap::Error) -> Error {
         };
         return Error::CommandWithoutDoubleDash(word);
     }
+    // One line: clap's first line, with its tips ("a similar argument exists: '--region'").
     let rendered = error.render().to_string();
     let first = rendered.lines().next().unwrap_or_default();
-    Error::Usage(first.strip_prefix("error: ").unwrap_or(first).to_string())
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let tips: Vec<&str> = rendered
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("tip: "))
+        .collect();
+    if !tips.is_empty() {
+        message.push_str(&format!(" ({})", tips.join("; ")));
+    }
+    Error::Usage(message)
 }
 
 /// Inspection without exec.
