@@ -153,7 +153,10 @@ pub fn check_size(command: &[OsString], env: &Vars) -> Result<(), Error> {
 fn total_size(command: &[OsString], env: &Vars) -> usize {
     let strings: usize = command.iter().map(|a| a.len() + 1).sum::<usize>()
         + command.first().map_or(0, |p| p.len() + 1)
-        + env.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>();
+        + env
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum::<usize>();
     let pointers = (command.len().max(1) + env.len()) * std::mem::size_of::<usize>();
     strings + pointers
 }

@@ -57,7 +57,9 @@ static INHERITED_MASK: OnceLock<SigSet> = OnceLock::new();
 
 fn state() -> MutexGuard<'static, State> {
     // A poisoned lock only means a thread panicked while holding it; the list is still usable.
-    STATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Blocks the stop signals and starts the thread that waits for them. Call it before any other
@@ -196,5 +198,6 @@ impl ExecGate {
 fn reset_sigpipe() {
     // SAFETY: installs SIG_DFL, not a handler, so no code of ours can run in signal context; the
     // only unsafety `signal` guards against (an unsafe handler function) cannot arise.
-    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
+    let _ =
+        unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod bad_input;
+mod cli;
 mod config;
 mod credentials;
 mod exec;

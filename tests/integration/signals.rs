@@ -43,7 +43,10 @@ fn hanging_start(proxy: &Proxy) -> Run {
 fn wait_for_fetch(proxy: &Proxy) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while proxy.requests().is_empty() {
-        assert!(Instant::now() < deadline, "the wrapper never reached the fetch");
+        assert!(
+            Instant::now() < deadline,
+            "the wrapper never reached the fetch"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -59,9 +62,10 @@ fn stopped_during_fetch(signal: Signal, pid_1: bool) {
     let sent = Instant::now();
     let outcome = running.finish();
     assert!(sent.elapsed() < BOUND, "took {:?}", sent.elapsed());
-    outcome
-        .fails(128 + signal as i32)
-        .stderr_has(&format!("stopped by {} before the command started", signal.as_str()));
+    outcome.fails(128 + signal as i32).stderr_has(&format!(
+        "stopped by {} before the command started",
+        signal.as_str()
+    ));
     let creds = run.path("creds");
     assert!(
         !creds.exists() || std::fs::read_dir(&creds).unwrap().next().is_none(),
@@ -160,7 +164,12 @@ fn the_command_gets_the_signal_mask_and_ignored_signals_we_inherited() {
     let recorded = run.path("parent-status");
     run.command(&["/usr/bin/grep", "^Sig", "/proc/self/status"]);
     let outcome = run
-        .start(&[python.as_os_str(), OsStr::new("-c"), OsStr::new(PARENT), recorded.as_os_str()])
+        .start(&[
+            python.as_os_str(),
+            OsStr::new("-c"),
+            OsStr::new(PARENT),
+            recorded.as_os_str(),
+        ])
         .finish();
     outcome.code(0);
     let parent = sig_lines(&std::fs::read_to_string(&recorded).unwrap());

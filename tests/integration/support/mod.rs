@@ -348,12 +348,7 @@ impl Run {
 
     fn spawn(&self, mut command: Command) -> Running {
         let stdout = match &self.stdout_file {
-            Some(path) => Stdio::from(
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .unwrap(),
-            ),
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().write(true).open(path).unwrap()),
             None => Stdio::piped(),
         };
         command
@@ -401,7 +396,11 @@ impl Running {
                 }
                 let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
                     .unwrap_or_default();
-                pending.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+                pending.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
