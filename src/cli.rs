@@ -42,8 +42,9 @@ Examples:
 
 Exit status: the command's own once it runs; 64 usage, 65 unusable secret data, 66 secret not
 found, 69 Secrets Manager unreachable/timed out/throttled, 73 credentials file unsafe,
-77 not allowed (credentials, AccessDenied, KMS), 78 configuration, 126 command not executable,
-127 command not found.";
+77 not allowed (credentials, AccessDenied, KMS), 78 configuration, 74 output not written
+(check/export), 126 command not executable (or its environment too large), 127 command not
+found on PATH, 128+N stopped by signal N (TERM, INT, HUP, QUIT) before the command started.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -295,4 +296,50 @@ pub struct Options {
     /// NAMES [env: SHORTCUT_ENV_PRESERVE_ENV=1 or =NAMES]
     #[arg(long, value_name = "NAMES", num_args = 0..=1, require_equals = true)]
     pub preserve_env: Option<Option<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_log_format_of_unparsed_arguments_comes_from_the_flag_before_double_dash() {
+        let vars = Vars::default();
+        let json = args(&["shortcut-env", "--log-format", "json", "--bad"]);
+        assert_eq!(log_format_of(&json, &vars), LogFormat::Json);
+        let json = args(&["shortcut-env", "--log-format=json", "--bad"]);
+        assert_eq!(log_format_of(&json, &vars), LogFormat::Json);
+        let after = args(&["shortcut-env", "--", "app", "--log-format=json"]);
+        assert_eq!(log_format_of(&after, &vars), LogFormat::Text);
+    }
+
+    #[test]
+    fn the_log_format_of_unparsed_arguments_falls_back_to_the_variable() {
+        let mut vars = Vars::default();
+        vars.insert("SHORTCUT_ENV_LOG_FORMAT", "json");
+        assert_eq!(
+            log_format_of(&args(&["x", "--bad"]), &vars),
+            LogFormat::Json
+        );
+    }
+
+    #[test]
+    fn a_bare_word_is_a_forgotten_double_dash_and_a_flag_is_not() {
+        let error = Cli::parse_args(args(&["shortcut-env", "uvicorn", "main:app"])).unwrap_err();
+        assert_eq!(usage_error(&error).kind(), "command-without-double-dash");
+        let error = Cli::parse_args(args(&["shortcut-env", "--bad"])).unwrap_err();
+        assert_eq!(usage_error(&error).kind(), "usage");
+    }
+
+    #[test]
+    fn options_before_and_after_a_subcommand_are_the_same_options() {
+        let before = Cli::parse_args(args(&["s", "--require", "X", "check"])).unwrap();
+        let after = Cli::parse_args(args(&["s", "check", "--require", "X"])).unwrap();
+        assert_eq!(before.options().require.as_deref(), Some("X"));
+        assert_eq!(after.options().require.as_deref(), Some("X"));
+    }
 }
