@@ -90,8 +90,10 @@ fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<i32, Error> {
                 return Err(e);
             }
             announce(&prepared, started, log);
-            // Returns only if the command did not start; its files are removed by then.
-            Err(exec::exec(&cli.command, &prepared.env))
+            // Returns only if the command did not start: its files must not outlive this.
+            let error = exec::exec(&cli.command, &prepared.env);
+            signals::remove_written();
+            Err(error)
         }
         Some(Mode::Check) => {
             let mut prepared = prepare(&cli.options, inherited, log)?;

@@ -200,3 +200,18 @@ fn check_predicts_e2big_with_the_same_exit_code() {
     outcome.code(126);
     outcome.stderr_has("variable BIG_0 is").stderr_lacks(MARKER);
 }
+
+#[test]
+fn a_command_that_cannot_start_leaves_no_key_file() {
+    let mut run = Run::local();
+    let binary = executable(&run, "bin", "corrupt", b"\x7fELF\x00garbage");
+    let creds = run.path("creds");
+    run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &creds)
+        .env(
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+            r#"{"type":"service_account"}"#,
+        )
+        .command(&[binary.to_str().unwrap()]);
+    run.run().fails(126);
+    assert_eq!(std::fs::read_dir(&creds).unwrap().count(), 0);
+}
