@@ -4,7 +4,11 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+
+use crate::config::LogFormat;
+use crate::error::Error;
+use crate::vars::Vars;
 
 const ABOUT: &str = "Load an application's secrets from AWS Secrets Manager into its environment, \
 then exec it.";
@@ -38,8 +42,9 @@ Examples:
 
 Exit status: the command's own once it runs; 64 usage, 65 unusable secret data, 66 secret not
 found, 69 Secrets Manager unreachable/timed out/throttled, 73 credentials file unsafe,
-77 not allowed (credentials, AccessDenied, KMS), 78 configuration, 126 command not executable,
-127 command not found.";
+77 not allowed (credentials, AccessDenied, KMS), 78 configuration, 74 output not written
+(check/export), 126 command not executable (or its environment too large), 127 command not
+found on PATH, 128+N stopped by signal N (TERM, INT, HUP, QUIT) before the command started.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,7 +53,6 @@ found, 69 Secrets Manager unreachable/timed out/throttled, 73 credentials file u
     about = ABOUT,
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -63,13 +67,82 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// Parses `args`. Every option is global, so it may come before or after the subcommand
+    /// (`shortcut-env --require X check` and `shortcut-env check --require X` are the same);
+    /// `COMMAND` is not.
+    pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let matches = Self::command()
+            .mut_args(|arg| {
+                if arg.get_id() == "command" {
+                    arg
+                } else {
+                    arg.global(true)
+                }
+            })
+            .try_get_matches_from(args)?;
+        Self::from_arg_matches(&matches)
+    }
+
     /// The options, wherever they were given.
     pub fn options(&self) -> &Options {
-        match &self.mode {
-            None => &self.options,
-            Some(Mode::Check { options }) | Some(Mode::Export { options, .. }) => options,
+        &self.options
+    }
+}
+
+/// The log format for a usage error, when the arguments did not parse: `--log-format json` (or
+/// `=json`) before `--`, else SHORTCUT_ENV_LOG_FORMAT; text when neither says json.
+pub fn log_format_of(args: &[OsString], inherited: &Vars) -> LogFormat {
+    let mut given = None;
+    let mut words = args.iter().skip(1).take_while(|a| a.as_os_str() != "--");
+    while let Some(word) = words.next() {
+        if word == "--log-format" {
+            given = words.next().map(|w| w.to_string_lossy().into_owned());
+        } else if let Some(value) = word.to_str().and_then(|w| w.strip_prefix("--log-format=")) {
+            given = Some(value.to_string());
         }
     }
+    let value = given.or_else(|| {
+        inherited
+            .get("SHORTCUT_ENV_LOG_FORMAT")
+            .map(|v| v.to_string_lossy().into_owned())
+    });
+    match value.as_deref() {
+        Some("json") => LogFormat::Json,
+        _ => LogFormat::Text,
+    }
+}
+
+/// clap's failure as the wrapper's error: a bare word where a subcommand was expected is a
+/// command whose `--` was forgotten; anything else keeps clap's first line as the message.
+pub fn usage_error(error: &clap::Error) -> Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let word = match error.kind() {
+        ErrorKind::InvalidSubcommand => error.get(ContextKind::InvalidSubcommand),
+        ErrorKind::UnknownArgument => error.get(ContextKind::InvalidArg),
+        _ => None,
+    };
+    if let Some(ContextValue::String(word)) = word
+        && !word.starts_with('-')
+    {
+        let word = if word.chars().any(char::is_control) {
+            word.escape_debug().to_string()
+        } else {
+            word.clone()
+        };
+        return Error::CommandWithoutDoubleDash(word);
+    }
+    // One line: clap's first line, with its tips ("a similar argument exists: '--region'").
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let mut message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let tips: Vec<&str> = rendered
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("tip: "))
+        .collect();
+    if !tips.is_empty() {
+        message.push_str(&format!(" ({})", tips.join("; ")));
+    }
+    Error::Usage(message)
 }
 
 /// Inspection without exec.
@@ -77,15 +150,10 @@ impl Cli {
 pub enum Mode {
     /// Fetch and validate everything, exec nothing: print each key's NAME, its source and
     /// OK/FAIL against --require; never a value. Exits as the real start would.
-    Check {
-        #[command(flatten)]
-        options: Options,
-    },
+    Check,
     /// Print the variables shortcut-env would set, WITH THEIR VALUES, quoted for the format.
     /// The only command that prints secret values: do not run it where output is logged.
     Export {
-        #[command(flatten)]
-        options: Options,
         /// dotenv (KEY='value'), shell (export KEY='value', for eval) or json
         #[arg(long, value_enum, default_value_t = ExportFormat::Dotenv)]
         format: ExportFormat,
@@ -228,4 +296,50 @@ pub struct Options {
     /// NAMES [env: SHORTCUT_ENV_PRESERVE_ENV=1 or =NAMES]
     #[arg(long, value_name = "NAMES", num_args = 0..=1, require_equals = true)]
     pub preserve_env: Option<Option<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_log_format_of_unparsed_arguments_comes_from_the_flag_before_double_dash() {
+        let vars = Vars::default();
+        let json = args(&["shortcut-env", "--log-format", "json", "--bad"]);
+        assert_eq!(log_format_of(&json, &vars), LogFormat::Json);
+        let json = args(&["shortcut-env", "--log-format=json", "--bad"]);
+        assert_eq!(log_format_of(&json, &vars), LogFormat::Json);
+        let after = args(&["shortcut-env", "--", "app", "--log-format=json"]);
+        assert_eq!(log_format_of(&after, &vars), LogFormat::Text);
+    }
+
+    #[test]
+    fn the_log_format_of_unparsed_arguments_falls_back_to_the_variable() {
+        let mut vars = Vars::default();
+        vars.insert("SHORTCUT_ENV_LOG_FORMAT", "json");
+        assert_eq!(
+            log_format_of(&args(&["x", "--bad"]), &vars),
+            LogFormat::Json
+        );
+    }
+
+    #[test]
+    fn a_bare_word_is_a_forgotten_double_dash_and_a_flag_is_not() {
+        let error = Cli::parse_args(args(&["shortcut-env", "uvicorn", "main:app"])).unwrap_err();
+        assert_eq!(usage_error(&error).kind(), "command-without-double-dash");
+        let error = Cli::parse_args(args(&["shortcut-env", "--bad"])).unwrap_err();
+        assert_eq!(usage_error(&error).kind(), "usage");
+    }
+
+    #[test]
+    fn options_before_and_after_a_subcommand_are_the_same_options() {
+        let before = Cli::parse_args(args(&["s", "--require", "X", "check"])).unwrap();
+        let after = Cli::parse_args(args(&["s", "check", "--require", "X"])).unwrap();
+        assert_eq!(before.options().require.as_deref(), Some("X"));
+        assert_eq!(after.options().require.as_deref(), Some("X"));
+    }
 }

@@ -15,10 +15,14 @@ pub mod code {
     pub const NOT_FOUND: i32 = 66;
     pub const UNAVAILABLE: i32 = 69;
     pub const CANT_CREATE: i32 = 73;
+    /// EX_IOERR: `check` or `export` could not write its output.
+    pub const IO_ERROR: i32 = 74;
     pub const NOT_ALLOWED: i32 = 77;
     pub const CONFIG: i32 = 78;
     pub const NOT_EXECUTABLE: i32 = 126;
     pub const COMMAND_NOT_FOUND: i32 = 127;
+    /// A stop signal before the command started exits with this plus the signal's number.
+    pub const SIGNAL_BASE: i32 = 128;
 }
 
 /// The accepted values of `APP_ENV`, as printed in errors and `--help`.
@@ -31,6 +35,9 @@ pub enum Error {
     Usage(String),
     #[error("no command to run")]
     NoCommand,
+    /// A bare word where a subcommand or `--` was expected: the `--` was forgotten.
+    #[error("unexpected argument {0}: the command must come after `--`")]
+    CommandWithoutDoubleDash(String),
 
     // ---- 78: configuration ------------------------------------------------------------------
     #[error("APP_ENV is not set")]
@@ -143,6 +150,24 @@ pub enum Error {
     CommandNotFound(String),
     #[error("cannot execute {command}: {reason}")]
     CommandNotExecutable { command: String, reason: String },
+    #[error(
+        "the command's arguments and environment are too large to exec ({reason}): {total} bytes \
+         in {variables} variables; largest: {largest}"
+    )]
+    EnvironmentTooLarge {
+        reason: String,
+        total: usize,
+        variables: usize,
+        largest: String,
+    },
+
+    // ---- 74: output -------------------------------------------------------------------------
+    #[error("could not write the output to stdout: {0}")]
+    StdoutFailed(String),
+
+    // ---- 128+N: stopped ---------------------------------------------------------------------
+    #[error("stopped by {signal} before the command started")]
+    Stopped { signal: &'static str, number: i32 },
 }
 
 impl Error {
@@ -150,7 +175,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use Error::*;
         match self {
-            Usage(_) | NoCommand => code::USAGE,
+            Usage(_) | NoCommand | CommandWithoutDoubleDash(_) => code::USAGE,
             AppEnvMissing
             | AppEnvUnknown(_)
             | RegionMissing { .. }
@@ -186,7 +211,9 @@ impl Error {
             | AccessDenied { .. }
             | KmsDecryptionFailed { .. } => code::NOT_ALLOWED,
             CommandNotFound(_) => code::COMMAND_NOT_FOUND,
-            CommandNotExecutable { .. } => code::NOT_EXECUTABLE,
+            CommandNotExecutable { .. } | EnvironmentTooLarge { .. } => code::NOT_EXECUTABLE,
+            StdoutFailed(_) => code::IO_ERROR,
+            Stopped { number, .. } => code::SIGNAL_BASE + number,
         }
     }
 
@@ -197,6 +224,7 @@ impl Error {
         match self {
             Usage(_) => "usage",
             NoCommand => "no-command",
+            CommandWithoutDoubleDash(_) => "command-without-double-dash",
             AppEnvMissing => "app-env-missing",
             AppEnvUnknown(_) => "app-env-unknown",
             RegionMissing { .. } => "region-missing",
@@ -235,6 +263,9 @@ impl Error {
             KmsDecryptionFailed { .. } => "kms-decryption-failed",
             CommandNotFound(_) => "command-not-found",
             CommandNotExecutable { .. } => "command-not-executable",
+            EnvironmentTooLarge { .. } => "environment-too-large",
+            StdoutFailed(_) => "stdout-failed",
+            Stopped { .. } => "stopped",
         }
     }
 
@@ -243,6 +274,10 @@ impl Error {
         use Error::*;
         match self {
             Usage(_) => "run `shortcut-env --help` for the usage".into(),
+            CommandWithoutDoubleDash(program) => format!(
+                "put `--` before the command, e.g. `shortcut-env -- {program} …`; the \
+                 subcommands are check and export"
+            ),
             NoCommand => "put the command after `--`, e.g. `shortcut-env -- uvicorn main:app`, \
                           or use `shortcut-env check` to only validate"
                 .into(),
@@ -377,6 +412,20 @@ impl Error {
                 .into(),
             CommandNotExecutable { .. } => "check the file's execute permission (chmod +x), its \
                                             #! line, and that it is built for this platform"
+                .into(),
+            EnvironmentTooLarge { .. } => "the kernel caps one variable at 128 KiB and all \
+                                           arguments and variables together at a quarter of the \
+                                           stack limit (ulimit -s, at most 6 MiB): pass a large \
+                                           value as a file (--file KEY=VAR), or leave keys out \
+                                           with --exclude"
+                .into(),
+            StdoutFailed(_) => "check where stdout goes: a full disk, a closed pipe or a \
+                                read-only file; the output is incomplete"
+                .into(),
+            Stopped { .. } => "a stop signal (docker stop, a deployment, Ctrl-C) arrived while \
+                               shortcut-env was preparing the start: nothing was run and its \
+                               files were removed; if the start was stuck, see the error it \
+                               would have reached with `shortcut-env check`"
                 .into(),
         }
     }

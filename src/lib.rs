@@ -7,7 +7,8 @@
 //! cli (clap) → config::resolve → source::fetch → envmap::build → materialize → exec
 //!   parse        pure, fail-fast   the only network   pure          one file     never returns Ok
 //! ```
-#![forbid(unsafe_code)]
+// Not `forbid`: `signals::reset_sigpipe` is the one documented exception (see Cargo.toml).
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod inspect;
 pub mod log;
 pub mod materialize;
 pub mod reference;
+pub mod signals;
 pub mod source;
 pub mod tls;
 pub mod vars;
@@ -26,7 +28,6 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Parser;
 use serde_json::{Map, json};
 
 use crate::cli::{Cli, Mode};
@@ -39,22 +40,28 @@ use crate::vars::Vars;
 /// Runs the wrapper with `args` and the `inherited` environment. Returns the exit status; when
 /// a command is run, the process has become the command and this never returns.
 pub fn main_with(args: Vec<OsString>, inherited: Vars) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    // First, before any thread exists, so that every thread inherits the blocked signals.
+    signals::install();
+    let cli = match Cli::parse_args(args.clone()) {
         Ok(cli) => cli,
-        Err(e) => {
-            // --help and --version print to stdout and succeed; everything else is a usage error.
+        Err(e) if !e.use_stderr() => {
+            // --help and --version print to stdout and succeed.
             let _ = e.print();
-            return if e.use_stderr() {
-                error::code::USAGE
-            } else {
-                0
-            };
+            return 0;
+        }
+        Err(e) => {
+            let log = Logger::new(cli::log_format_of(&args, &inherited));
+            signals::set_logger(log);
+            let error = cli::usage_error(&e);
+            log.error(&error);
+            return error.exit_code();
         }
     };
     let (log, format_error) = match LogFormat::resolve(cli.options(), &inherited) {
         Ok(format) => (Logger::new(format), None),
         Err(e) => (Logger::default(), Some(e)),
     };
+    signals::set_logger(log);
     let result = match format_error {
         Some(e) => Err(e),
         None => run(&cli, &inherited, &log),
@@ -78,45 +85,59 @@ fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<i32, Error> {
             let mut prepared = prepare(&cli.options, inherited, log)?;
             require(&prepared)?;
             materialize(&mut prepared, log)?;
+            if let Err(e) = exec::check_size(&cli.command, &prepared.env) {
+                signals::remove_written();
+                return Err(e);
+            }
             announce(&prepared, started, log);
+            // Returns only if the command did not start: its files must not outlive this.
             let error = exec::exec(&cli.command, &prepared.env);
-            // The command did not start: its key files must not outlive this failure.
-            materialize::remove_files(&prepared.written);
+            signals::remove_written();
             Err(error)
         }
-        Some(Mode::Check { options }) => {
-            let mut prepared = prepare(options, inherited, log)?;
+        Some(Mode::Check) => {
+            let mut prepared = prepare(&cli.options, inherited, log)?;
             // Everything the start would do, files included; they are removed again.
             let materialized = materialize(&mut prepared, log);
-            materialize::remove_files(&prepared.written);
+            signals::remove_written();
             materialized?;
             print_stdout(&inspect::check_report(
                 &prepared.built,
                 &prepared.env,
                 &prepared.config.require,
                 &prepared.file_vars(),
-            ));
+            ))?;
             require(&prepared)?;
+            // The command is unknown here; its environment alone must fit, as at the start.
+            exec::check_size(&[], &prepared.env)?;
             announce(&prepared, started, log);
             Ok(0)
         }
-        Some(Mode::Export { options, format }) => {
-            let mut prepared = prepare(options, inherited, log)?;
+        Some(Mode::Export { format }) => {
+            let mut prepared = prepare(&cli.options, inherited, log)?;
             require(&prepared)?;
             materialize(&mut prepared, log)?;
             let mut names = prepared.built.applied.clone();
             names.extend(prepared.file_vars());
-            print_stdout(&inspect::export(&prepared.env, &names, *format)?);
+            let text = inspect::export(&prepared.env, &names, *format)?;
+            // The files outlive us only if their paths were printed.
+            print_stdout(&text).inspect_err(|_| signals::remove_written())?;
+            signals::keep_written();
             announce(&prepared, started, log);
             Ok(0)
         }
     }
 }
 
-/// Writes to stdout; a closed pipe is not worth a panic.
-fn print_stdout(text: &str) {
+/// Writes to stdout and flushes it: output that did not arrive whole (a full disk, a closed
+/// pipe) is an error, not a silent success.
+fn print_stdout(text: &str) -> Result<(), Error> {
     use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::StdoutFailed(e.to_string()))
 }
 
 /// The command's environment and how it was made.
@@ -175,7 +196,7 @@ fn require(prepared: &Prepared) -> Result<(), Error> {
 }
 
 /// The GCP key file and the `--file` files.
-fn materialize(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
+fn write_files(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
     let dir = &prepared.config.credentials_dir;
     if let Some((path, replaced)) = materialize::gcp_credentials(&mut prepared.env, dir)? {
         if replaced {
@@ -195,6 +216,15 @@ fn materialize(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
         .inspect_err(|_| materialize::remove_files(&prepared.written))?;
     prepared.written.extend(files);
     Ok(())
+}
+
+/// [`write_files`] under the signal registry: a stop signal waits until the files are recorded,
+/// and every later failure (and the signal thread) removes them from there.
+fn materialize(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
+    signals::writing(|| {
+        write_files(prepared, log)?;
+        Ok(((), prepared.written.clone()))
+    })
 }
 
 /// The one success line.

@@ -18,6 +18,11 @@ pub struct Logger {
 }
 
 impl Logger {
+    /// Text logs, usable in a `static` (the signal thread's, before the format is known).
+    pub const TEXT: Logger = Logger {
+        format: LogFormat::Text,
+    };
+
     pub fn new(format: LogFormat) -> Self {
         Logger { format }
     }

@@ -7,6 +7,7 @@
 mod support;
 
 mod bad_input;
+mod cli;
 mod config;
 mod credentials;
 mod exec;
@@ -19,5 +20,6 @@ mod leaks;
 mod local;
 mod policy;
 mod references;
+mod signals;
 mod static_binary;
 mod tls;

@@ -63,7 +63,9 @@ impl Moto {
     }
 }
 
-fn project_python() -> PathBuf {
+/// The python with moto (and the standard library, for small helpers such as a parent that
+/// blocks signals before it execs the wrapper).
+pub fn project_python() -> PathBuf {
     if let Some(python) = std::env::var_os("SHORTCUT_ENV_TEST_PYTHON") {
         return PathBuf::from(python);
     }
@@ -197,6 +199,8 @@ pub struct Run {
     args: Vec<OsString>,
     env: BTreeMap<OsString, OsString>,
     cwd: Option<PathBuf>,
+    /// Where stdout goes instead of a pipe (e.g. /dev/full).
+    stdout_file: Option<PathBuf>,
     pub temp: tempfile::TempDir,
 }
 
@@ -208,6 +212,7 @@ impl Run {
             args: Vec::new(),
             env: BTreeMap::new(),
             cwd: Some(temp.path().to_path_buf()),
+            stdout_file: None,
             temp,
         };
         let home = run.temp.path().join("home");
@@ -277,6 +282,12 @@ impl Run {
         self
     }
 
+    /// Sends stdout to `path` (opened for writing) instead of capturing it.
+    pub fn stdout_to(&mut self, path: &Path) -> &mut Self {
+        self.stdout_file = Some(path.to_path_buf());
+        self
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.temp.path().join(name)
     }
@@ -315,28 +326,45 @@ impl Run {
     }
 
     /// Runs `command` with this run's environment and directory, and collects what happened.
-    fn execute(&self, mut command: Command) -> Outcome {
+    fn execute(&self, command: Command) -> Outcome {
+        self.spawn(command).finish()
+    }
+
+    /// Starts the wrapper without waiting for it, directly or as the last argument of
+    /// `launcher` (which must exec it, e.g. `unshare --pid --fork --mount-proc`, for PID 1):
+    /// no shell in between, so the signal mask and dispositions reach it unchanged.
+    pub fn start(&self, launcher: &[&OsStr]) -> Running {
+        let mut command = match launcher.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BIN);
+                command
+            }
+            None => Command::new(BIN),
+        };
+        command.args(&self.args);
+        self.spawn(command)
+    }
+
+    fn spawn(&self, mut command: Command) -> Running {
+        let stdout = match &self.stdout_file {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().write(true).open(path).unwrap()),
+            None => Stdio::piped(),
+        };
         command
             .env_clear()
             .envs(&self.env)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped());
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
         let started = std::time::Instant::now();
-        let child = command.spawn().unwrap();
-        let pid = child.id();
-        let output = child.wait_with_output().unwrap();
-        Outcome {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stdout_bytes: output.stdout,
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            pid,
-            elapsed: started.elapsed(),
-        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {:?}: {e}", command.get_program()));
+        Running { child, started }
     }
 
     /// Runs `/usr/bin/env -0` as the command and returns what it saw.
@@ -345,6 +373,58 @@ impl Run {
         let outcome = self.run();
         let seen = outcome.env0();
         (outcome, seen)
+    }
+}
+
+/// A started run: signal it, then [`finish`](Running::finish) it.
+pub struct Running {
+    pub child: Child,
+    started: std::time::Instant,
+}
+
+impl Running {
+    /// The host PID of the wrapper: the child itself, or the launcher's descendant running
+    /// the wrapper's binary (waits for it to appear, up to 10 s).
+    pub fn wrapper_pid(&self) -> i32 {
+        let bin = std::fs::canonicalize(BIN).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let mut pending = vec![self.child.id()];
+            while let Some(pid) = pending.pop() {
+                if std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == Some(&bin) {
+                    return pid as i32;
+                }
+                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .unwrap_or_default();
+                pending.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the wrapper did not start under pid {}", self.child.id());
+    }
+
+    /// Sends `signal` to the wrapper.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.wrapper_pid());
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// Waits for the end and collects what happened; `elapsed` counts from the start.
+    pub fn finish(self) -> Outcome {
+        let pid = self.child.id();
+        let output = self.child.wait_with_output().unwrap();
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stdout_bytes: output.stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            pid,
+            elapsed: self.started.elapsed(),
+        }
     }
 }
 
