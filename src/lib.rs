@@ -149,7 +149,7 @@ impl Prepared {
 fn prepare(options: &cli::Options, inherited: &Vars, log: &Logger) -> Result<Prepared, Error> {
     let config = config::resolve(options, inherited)?;
     let (sources, origin, fields) = load(&config)?;
-    let mut built = envmap::build(inherited, &sources, &config.policy);
+    let mut built = envmap::build(inherited, &sources, &config.policy)?;
     for warning in &built.warnings {
         log.warn(warning);
     }

@@ -475,19 +475,8 @@ pub fn read_env_file(path: &Path, explicit: bool) -> Result<Option<Entries>, Err
         ..Entries::default()
     };
     for item in iter {
+        // Names and values are checked by `envmap::build`, as for a secret.
         let (key, value) = item.map_err(|e| env_file_error(path, &e))?;
-        if !envmap::is_valid_name(&key) {
-            return Err(Error::InvalidKeyName {
-                source_name: entries.source,
-                key,
-            });
-        }
-        if value.contains('\0') {
-            return Err(Error::NulInValue {
-                source_name: entries.source,
-                key,
-            });
-        }
         entries.pairs.push((key, SecretValue::new(value)));
     }
     Ok(Some(entries))
