@@ -81,6 +81,8 @@ pub enum Error {
     EnvFileMissing { path: PathBuf },
     #[error("env file {path} could not be read: {reason}")]
     EnvFileUnreadable { path: PathBuf, reason: String },
+    #[error("env file {path} is not read: {reason}")]
+    EnvFileRefused { path: PathBuf, reason: String },
 
     // ---- 65: the secret's data is unusable --------------------------------------------------
     #[error("secret {secret} is not a JSON object: {found}")]
@@ -166,7 +168,8 @@ impl Error {
             | RequestRejected { .. }
             | NotUnicode(_)
             | EnvFileMissing { .. }
-            | EnvFileUnreadable { .. } => code::CONFIG,
+            | EnvFileUnreadable { .. }
+            | EnvFileRefused { .. } => code::CONFIG,
             SecretNotObject { .. }
             | SecretBinary { .. }
             | InvalidKeyName { .. }
@@ -215,6 +218,7 @@ impl Error {
             NotUnicode(_) => "not-unicode",
             EnvFileMissing { .. } => "env-file-missing",
             EnvFileUnreadable { .. } => "env-file-unreadable",
+            EnvFileRefused { .. } => "env-file-refused",
             SecretNotObject { .. } => "secret-not-object",
             SecretBinary { .. } => "secret-binary",
             InvalidKeyName { .. } => "invalid-key-name",
@@ -299,6 +303,9 @@ impl Error {
                 .into(),
             EnvFileUnreadable { .. } => "each line of a dotenv file is KEY=value; quote values \
                                          that hold spaces, quotes or #"
+                .into(),
+            EnvFileRefused { .. } => "point SHORTCUT_ENV_FILE or --env-file at a regular dotenv \
+                                      file of at most 1 MiB (not a pipe, device or directory)"
                 .into(),
             SecretNotObject { .. } | SecretBinary { .. } => {
                 "store the secret as a JSON object of KEY: value pairs (Secrets Manager console: \

@@ -54,7 +54,12 @@ pub fn validate_gcp_json(text: &str) -> Result<(), Error> {
     if let Err(Error::DuplicateKey { key, .. }) =
         crate::envmap::parse_members(crate::materialize::GCP_JSON_VAR, text)
     {
-        return Err(invalid(format!("its {key} field appears more than once")));
+        let key = if key.starts_with('"') {
+            key
+        } else {
+            format!("\"{key}\"")
+        };
+        return Err(invalid(format!("its {key} member appears more than once")));
     }
     match object.get("type") {
         Some(Value::String(kind)) if !kind.is_empty() => Ok(()),
