@@ -315,7 +315,8 @@ impl Error {
             }
             InvalidKeyName { .. } => "environment variable names are letters, digits and \
                                       underscores, not starting with a digit; rename the key in \
-                                      the secret"
+                                      the secret, leave it out with --exclude KEY, or rename it \
+                                      with --map KEY=NAME"
                 .into(),
             DuplicateKey { .. } => {
                 "a JSON object should name each key once; remove the duplicate from the secret"
