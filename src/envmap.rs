@@ -354,7 +354,7 @@ pub fn parse_secret(source: &str, text: &str) -> Result<Entries, Error> {
         ..Entries::default()
     };
     for (key, value) in parse_members(source, text)? {
-        match value_text(value) {
+        match value_text(&value) {
             None => entries.nulls.push(key),
             Some(text) => entries.pairs.push((key, SecretValue(text))),
         }
@@ -379,7 +379,7 @@ pub fn shown_key(key: &str) -> String {
 /// A value as environment text, from its JSON text as written in the secret: strings decoded,
 /// numbers and booleans as written, objects and arrays as written minus the whitespace between
 /// tokens (compact JSON); `None` for null.
-fn value_text(value: Box<RawValue>) -> Option<String> {
+fn value_text(value: &RawValue) -> Option<String> {
     let raw = value.get();
     match raw.as_bytes().first() {
         Some(b'n') => None,
@@ -701,7 +701,7 @@ pub fn select(reference: &Reference, source: &str, text: &str) -> Result<Entries
                 source: source.to_string(),
                 ..Entries::default()
             };
-            match value_text(value) {
+            match value_text(&value) {
                 None => entries.nulls.push(name),
                 Some(text) => entries.pairs.push((name, SecretValue(text))),
             }

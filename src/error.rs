@@ -95,6 +95,12 @@ pub enum Error {
     DuplicateKey { source_name: String, key: String },
     #[error("the value of key {key} of {source_name} holds a NUL byte")]
     NulInValue { source_name: String, key: String },
+    #[error("export --format {format}: the value of {key} cannot be written: {reason}")]
+    ExportUnrepresentable {
+        key: String,
+        format: &'static str,
+        reason: &'static str,
+    },
     #[error("key {key} is not in secret {secret}")]
     JsonKeyMissing { secret: String, key: String },
     #[error("--file {key}={target}: key {key} is not in the environment")]
@@ -174,6 +180,7 @@ impl Error {
             | SecretBinary { .. }
             | InvalidKeyName { .. }
             | NulInValue { .. }
+            | ExportUnrepresentable { .. }
             | DuplicateKey { .. }
             | RequiredMissing(_)
             | JsonKeyMissing { .. }
@@ -223,6 +230,7 @@ impl Error {
             SecretBinary { .. } => "secret-binary",
             InvalidKeyName { .. } => "invalid-key-name",
             NulInValue { .. } => "nul-in-value",
+            ExportUnrepresentable { .. } => "export-unrepresentable",
             DuplicateKey { .. } => "duplicate-key",
             RequiredMissing(_) => "required-missing",
             GcpJsonInvalid(_) => "gcp-json-invalid",
@@ -325,6 +333,9 @@ impl Error {
             NulInValue { .. } => {
                 "environment values cannot hold NUL bytes; fix the value in the secret".into()
             }
+            ExportUnrepresentable { .. } => "use --format json or --format shell, which carry \
+                                             any value, or leave the key out with --exclude"
+                .into(),
             RequiredMissing(_) => "add the keys to the secret (or .env in local mode), or fix \
                                    SHORTCUT_ENV_REQUIRE / --require"
                 .into(),

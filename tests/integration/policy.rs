@@ -152,7 +152,7 @@ fn secret_key_is_an_ordinary_key() {
 
 #[test]
 fn bash_env_from_a_secret_does_not_run_code_in_the_command() {
-    let mut run = Run::bare();
+    let run = Run::bare();
     let ran = run.path("bash-env-ran");
     let script = run.path("evil.sh");
     std::fs::write(&script, format!("touch {}\n", ran.display())).unwrap();

@@ -63,7 +63,8 @@ impl Moto {
     }
 }
 
-fn project_python() -> PathBuf {
+/// The python with the test requirements (moto, python-dotenv).
+pub fn project_python() -> PathBuf {
     if let Some(python) = std::env::var_os("SHORTCUT_ENV_TEST_PYTHON") {
         return PathBuf::from(python);
     }
