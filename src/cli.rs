@@ -262,7 +262,8 @@ pub struct Options {
     )]
     pub map: Vec<String>,
 
-    /// Prefix every exported key not renamed by --map, e.g. APP_ [env: SHORTCUT_ENV_PREFIX]
+    /// Prefix every exported key not renamed by --map, e.g. APP_ (GOOGLE_APPLICATION_CREDENTIALS_JSON
+    /// keeps its name, so the GCP file is still written) [env: SHORTCUT_ENV_PREFIX]
     #[arg(
         long,
         value_name = "PREFIX",

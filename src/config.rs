@@ -79,11 +79,11 @@ pub enum LogFormat {
 impl LogFormat {
     /// Resolved on its own, first, so that every later error is printed in the chosen format.
     pub fn resolve(options: &Options, vars: &Vars) -> Result<Self, Error> {
-        match pick(&options.log_format, vars, "SHORTCUT_ENV_LOG_FORMAT")? {
-            None | Some("text") => Ok(LogFormat::Text),
-            Some("json") => Ok(LogFormat::Json),
-            Some(other) => Err(Error::InvalidSetting {
-                name: "SHORTCUT_ENV_LOG_FORMAT",
+        match pick_named(&options.log_format, vars, "SHORTCUT_ENV_LOG_FORMAT")? {
+            None | Some(("text", _)) => Ok(LogFormat::Text),
+            Some(("json", _)) => Ok(LogFormat::Json),
+            Some((other, name)) => Err(Error::InvalidSetting {
+                name,
                 value: other.to_string(),
                 reason: "expected text or json",
             }),
@@ -149,32 +149,33 @@ impl Default for Retry {
 impl Retry {
     fn resolve(options: &Options, vars: &Vars) -> Result<Self, Error> {
         let defaults = Retry::default();
-        let max_attempts = match pick(&options.max_attempts, vars, "SHORTCUT_ENV_MAX_ATTEMPTS")? {
-            None | Some("") => defaults.max_attempts,
-            Some(text) => text
+        let attempts = pick_named(&options.max_attempts, vars, "SHORTCUT_ENV_MAX_ATTEMPTS")?;
+        let max_attempts = match attempts {
+            None | Some(("", _)) => defaults.max_attempts,
+            Some((text, name)) => text
                 .trim()
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=MAX_ATTEMPTS_LIMIT).contains(n))
                 .ok_or_else(|| Error::InvalidSetting {
-                    name: "SHORTCUT_ENV_MAX_ATTEMPTS",
+                    name,
                     value: text.to_string(),
                     reason: "expected a whole number from 1 to 20",
                 })?,
         };
-        let mode = match pick(&options.retry_mode, vars, "SHORTCUT_ENV_RETRY_MODE")? {
-            None | Some("") | Some("standard") => RetryMode::Standard,
-            Some("adaptive") => RetryMode::Adaptive,
-            Some(other) => {
+        let mode = match pick_named(&options.retry_mode, vars, "SHORTCUT_ENV_RETRY_MODE")? {
+            None | Some(("" | "standard", _)) => RetryMode::Standard,
+            Some(("adaptive", _)) => RetryMode::Adaptive,
+            Some((other, name)) => {
                 return Err(Error::InvalidSetting {
-                    name: "SHORTCUT_ENV_RETRY_MODE",
+                    name,
                     value: other.to_string(),
                     reason: "expected standard or adaptive",
                 });
             }
         };
         let seconds = |flag: &Option<String>, name: &'static str, default: Duration| {
-            parse_seconds(name, pick(flag, vars, name)?, default)
+            parse_seconds(pick_named(flag, vars, name)?, default)
         };
         Ok(Retry {
             max_attempts,
@@ -219,16 +220,133 @@ pub struct Config {
     pub files: Vec<(String, String)>,
 }
 
+/// Every setting that has a variable and a flag: messages name the one the user set, and an
+/// unknown `SHORTCUT_ENV_*` variable is compared with these. A new option adds its line here.
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("APP_ENV", "--app-env"),
+    ("AWS_REGION", "--region"),
+    ("SECRET_NAME", "--secret"),
+    ("SECRET_VERSION_STAGE", "--version-stage"),
+    ("SECRET_VERSION_ID", "--version-id"),
+    ("SHORTCUT_ENV_TIMEOUT", "--timeout"),
+    ("SHORTCUT_ENV_MAX_ATTEMPTS", "--max-attempts"),
+    ("SHORTCUT_ENV_RETRY_MODE", "--retry-mode"),
+    ("SHORTCUT_ENV_INITIAL_BACKOFF", "--initial-backoff"),
+    ("SHORTCUT_ENV_MAX_BACKOFF", "--max-backoff"),
+    ("SHORTCUT_ENV_CONNECT_TIMEOUT", "--connect-timeout"),
+    ("SHORTCUT_ENV_FAILOVER_REGION", "--failover-region"),
+    ("SHORTCUT_ENV_CREDENTIALS_DIR", "--credentials-dir"),
+    ("SHORTCUT_ENV_FILE", "--env-file"),
+    ("SHORTCUT_ENV_REQUIRE", "--require"),
+    ("SHORTCUT_ENV_LOG_FORMAT", "--log-format"),
+    ("SHORTCUT_ENV_PRESERVE_ENV", "--preserve-env"),
+    ("SHORTCUT_ENV_ONLY", "--only"),
+    ("SHORTCUT_ENV_EXCLUDE", "--exclude"),
+    ("SHORTCUT_ENV_MAP", "--map"),
+    ("SHORTCUT_ENV_PREFIX", "--prefix"),
+    ("SHORTCUT_ENV_ALLOW_KEY", "--allow-key"),
+    ("SHORTCUT_ENV_FILES", "--file"),
+    ("SHORTCUT_ENV_RECURSIVE", "--recursive"),
+    ("SHORTCUT_ENV_INIT", "--init"),
+    ("SHORTCUT_ENV_WATCH", "--watch"),
+    ("SHORTCUT_ENV_ON_CHANGE", "--on-change"),
+    ("SHORTCUT_ENV_WATCH_SPLAY", "--watch-splay"),
+    ("SHORTCUT_ENV_STOP_SIGNAL", "--stop-signal"),
+    ("SHORTCUT_ENV_STOP_TIMEOUT", "--stop-timeout"),
+    (
+        "SHORTCUT_ENV_DROP_AWS_CREDENTIALS",
+        "--drop-aws-credentials",
+    ),
+];
+
+/// The name to show for setting `name`: its flag when the flag gave the value.
+fn shown(from_flag: bool, name: &'static str) -> &'static str {
+    match SETTINGS.iter().find(|(var, _)| *var == name) {
+        Some((_, flag)) if from_flag => flag,
+        _ => name,
+    }
+}
+
 /// The flag if given, else the variable.
 fn pick<'a>(
     flag: &'a Option<String>,
     vars: &'a Vars,
     name: &'static str,
 ) -> Result<Option<&'a str>, Error> {
+    Ok(pick_named(flag, vars, name)?.map(|(value, _)| value))
+}
+
+/// [`pick`], with the name to show in a message about the value: the flag or the variable.
+fn pick_named<'a>(
+    flag: &'a Option<String>,
+    vars: &'a Vars,
+    name: &'static str,
+) -> Result<Option<(&'a str, &'static str)>, Error> {
     match flag {
-        Some(value) => Ok(Some(value.as_str())),
-        None => vars.setting(name),
+        Some(value) => Ok(Some((value.as_str(), shown(true, name)))),
+        None => Ok(vars.setting(name)?.map(|value| (value, name))),
     }
+}
+
+/// A list of variable names (`--require`, `--allow-key`, `--preserve-env=`): a name that
+/// cannot be a variable is a typo that would otherwise never match, so it is refused.
+fn check_names(names: Vec<String>, shown_name: &'static str) -> Result<Vec<String>, Error> {
+    match names.iter().find(|n| !is_valid_name(n)) {
+        Some(bad) => Err(Error::InvalidSetting {
+            name: shown_name,
+            value: bad.clone(),
+            reason: "expected comma-separated variable names (letters, digits and _, not \
+                     starting with a digit)",
+        }),
+        None => Ok(names),
+    }
+}
+
+/// Warnings about the configuration that do not stop the start: an unknown `SHORTCUT_ENV_*`
+/// variable (with the closest known name), and `--env-file` outside local mode, where it is
+/// not read. (A `SHORTCUT_ENV_FILE` variable outside local mode is not worth a warning: one
+/// image often carries it for both.)
+pub fn warnings(options: &Options, vars: &Vars) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (name, _) in vars.iter() {
+        let Some(name) = name.to_str().filter(|n| n.starts_with("SHORTCUT_ENV_")) else {
+            continue;
+        };
+        if name.starts_with("SHORTCUT_ENV_TEST_") || SETTINGS.iter().any(|(v, _)| *v == name) {
+            continue;
+        }
+        let closest = SETTINGS
+            .iter()
+            .map(|(known, _)| (edit_distance(name, known), *known))
+            .min()
+            .filter(|(distance, _)| *distance <= 4);
+        let shown = crate::envmap::shown_key(name);
+        warnings.push(match closest {
+            Some((_, known)) => format!("unknown setting {shown} ignored; did you mean {known}?"),
+            None => format!("unknown setting {shown} ignored; see shortcut-env --help"),
+        });
+    }
+    let local = matches!(pick(&options.app_env, vars, "APP_ENV"), Ok(Some("local")));
+    if options.env_file.is_some() && !local {
+        warnings.push("--env-file is only read with APP_ENV=local; it is ignored".to_string());
+    }
+    warnings
+}
+
+/// Levenshtein distance, for "did you mean": short ASCII names, so the plain O(n·m) table.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(previous + 1).min(row[j] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// A list option: the flag's values if given (each may be comma-separated), else the variable's.
@@ -245,7 +363,10 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
         None | Some("") => return Err(Error::AppEnvMissing),
         Some(value) => AppEnv::parse(value)?,
     };
-    let require = parse_list(pick(&options.require, vars, "SHORTCUT_ENV_REQUIRE")?);
+    let require = match pick_named(&options.require, vars, "SHORTCUT_ENV_REQUIRE")? {
+        Some((list, name)) => check_names(parse_list(Some(list)), name)?,
+        None => Vec::new(),
+    };
     let credentials_dir = match &options.credentials_dir {
         Some(dir) => CredentialsDir::Explicit(dir.clone()),
         None => match vars.get("SHORTCUT_ENV_CREDENTIALS_DIR") {
@@ -296,10 +417,16 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
 }
 
 fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
-    let allowed = pick_list(&options.allow_key, vars, "SHORTCUT_ENV_ALLOW_KEY")?;
+    let allowed = check_names(
+        pick_list(&options.allow_key, vars, "SHORTCUT_ENV_ALLOW_KEY")?,
+        shown(!options.allow_key.is_empty(), "SHORTCUT_ENV_ALLOW_KEY"),
+    )?;
     let patterns =
         |name: &'static str, flag: &Option<String>| -> Result<Vec<glob::Pattern>, Error> {
-            parse_list(pick(flag, vars, name)?)
+            let Some((list, name)) = pick_named(flag, vars, name)? else {
+                return Ok(Vec::new());
+            };
+            parse_list(Some(list))
                 .into_iter()
                 .map(|text| {
                     glob::Pattern::new(&text).map_err(|_| Error::InvalidSetting {
@@ -312,12 +439,12 @@ fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
         };
     let only = patterns("SHORTCUT_ENV_ONLY", &options.only)?;
     let exclude = patterns("SHORTCUT_ENV_EXCLUDE", &options.exclude)?;
-    let prefix = match pick(&options.prefix, vars, "SHORTCUT_ENV_PREFIX")? {
-        None | Some("") => None,
-        Some(prefix) if is_valid_name(prefix) => Some(prefix.to_string()),
-        Some(prefix) => {
+    let prefix = match pick_named(&options.prefix, vars, "SHORTCUT_ENV_PREFIX")? {
+        None | Some(("", _)) => None,
+        Some((prefix, _)) if is_valid_name(prefix) => Some(prefix.to_string()),
+        Some((prefix, name)) => {
             return Err(Error::InvalidSetting {
-                name: "SHORTCUT_ENV_PREFIX",
+                name,
                 value: prefix.to_string(),
                 reason: "a prefix is letters, digits and _, not starting with a digit",
             });
@@ -336,7 +463,9 @@ fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
     )?;
     let preserve = match &options.preserve_env {
         Some(None) => Preserve::All,
-        Some(Some(names)) => Preserve::from_list(parse_list(Some(names))),
+        Some(Some(names)) => {
+            Preserve::from_list(check_names(parse_list(Some(names)), "--preserve-env")?)
+        }
         None => match vars.setting("SHORTCUT_ENV_PRESERVE_ENV")? {
             None => Preserve::None,
             Some(text) => match parse_bool("SHORTCUT_ENV_PRESERVE_ENV", Some(text)) {
@@ -345,10 +474,10 @@ fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
                 // Not a boolean: a list of names, if they are all valid names.
                 Err(e) => {
                     let names = parse_list(Some(text));
-                    if names.is_empty() || !names.iter().all(|n| is_valid_name(n)) {
+                    if names.is_empty() {
                         return Err(e);
                     }
-                    Preserve::from_list(names)
+                    Preserve::from_list(check_names(names, "SHORTCUT_ENV_PRESERVE_ENV")?)
                 }
             },
         },
@@ -481,8 +610,7 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
         secrets,
         region: region.unwrap_or_default(),
         timeout: parse_seconds(
-            "SHORTCUT_ENV_TIMEOUT",
-            pick(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?,
+            pick_named(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?,
             DEFAULT_TIMEOUT,
         )?,
         retry: Retry::resolve(options, vars)?,
@@ -509,13 +637,13 @@ pub fn validate_region(region: &str) -> Result<&str, Error> {
     if ok { Ok(region) } else { Err(malformed()) }
 }
 
-/// A duration in seconds (`5`, `2.5`), greater than 0 and at most an hour.
+/// A duration in seconds (`5`, `2.5`), greater than 0 and at most an hour; `value` is the
+/// text and the name that gave it (see [`pick_named`]).
 fn parse_seconds(
-    name: &'static str,
-    value: Option<&str>,
+    value: Option<(&str, &'static str)>,
     default: Duration,
 ) -> Result<Duration, Error> {
-    let Some(text) = value.filter(|v| !v.is_empty()) else {
+    let Some((text, name)) = value.filter(|(v, _)| !v.is_empty()) else {
         return Ok(default);
     };
     let invalid = || Error::InvalidSetting {
@@ -808,6 +936,80 @@ mod tests {
         );
     }
 
+    const PROD: &[(&str, &str)] = &[("APP_ENV", "production"), ("AWS_REGION", "us-east-1")];
+
+    #[test]
+    fn an_invalid_flag_is_named_as_the_flag() {
+        let options = Options {
+            timeout: Some("abc".into()),
+            ..Options::default()
+        };
+        let err = resolve(&options, &vars(PROD)).unwrap_err();
+        assert!(err.to_string().starts_with("--timeout="), "{err}");
+        assert!(!err.to_string().contains("SHORTCUT_ENV_TIMEOUT"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_variable_is_named_as_the_variable() {
+        let err = resolve_vars(&[PROD, &[("SHORTCUT_ENV_TIMEOUT", "abc")]].concat()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("SHORTCUT_ENV_TIMEOUT="),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn name_lists_refuse_names_that_cannot_be_variables() {
+        for (name, value) in [
+            ("SHORTCUT_ENV_REQUIRE", "OK,my-key"),
+            ("SHORTCUT_ENV_ALLOW_KEY", "PATH,1X"),
+            ("SHORTCUT_ENV_PRESERVE_ENV", "A,B C"),
+        ] {
+            let err = resolve_vars(&[PROD, &[(name, value)]].concat()).unwrap_err();
+            assert_eq!(
+                (err.kind(), err.exit_code()),
+                ("invalid-setting", 78),
+                "{name}"
+            );
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+        let options = Options {
+            preserve_env: Some(Some("A,=B".into())),
+            ..Options::default()
+        };
+        let err = resolve(&options, &vars(PROD)).unwrap_err();
+        assert!(err.to_string().starts_with("--preserve-env="), "{err}");
+    }
+
+    #[test]
+    fn unknown_settings_warn_with_the_closest_name() {
+        let warnings = warnings(
+            &Options::default(),
+            &vars(&[
+                ("SHORTCUT_ENV_TIMEOUTS", "5"),
+                ("SHORTCUT_ENV_TIMEOUT", "5"),
+            ]),
+        );
+        assert_eq!(
+            warnings,
+            ["unknown setting SHORTCUT_ENV_TIMEOUTS ignored; did you mean SHORTCUT_ENV_TIMEOUT?"]
+        );
+        assert_eq!(
+            edit_distance("SHORTCUT_ENV_RETRYMODE", "SHORTCUT_ENV_RETRY_MODE"),
+            1
+        );
+    }
+
+    #[test]
+    fn env_file_outside_local_mode_warns_that_it_is_not_read() {
+        let options = Options {
+            env_file: Some("x.env".into()),
+            ..Options::default()
+        };
+        assert!(warnings(&options, &vars(PROD))[0].contains("--env-file is only read"));
+        assert!(warnings(&options, &vars(&[("APP_ENV", "local")])).is_empty());
+    }
+
     #[test]
     fn flags_win_over_variables() {
         let options = Options {
@@ -837,7 +1039,9 @@ mod tests {
 
     #[test]
     fn timeouts_are_positive_bounded_seconds() {
-        let parse_timeout = |v| parse_seconds("SHORTCUT_ENV_TIMEOUT", v, DEFAULT_TIMEOUT);
+        let parse_timeout = |v: Option<&str>| {
+            parse_seconds(v.map(|v| (v, "SHORTCUT_ENV_TIMEOUT")), DEFAULT_TIMEOUT)
+        };
         assert_eq!(parse_timeout(None).unwrap(), DEFAULT_TIMEOUT);
         assert_eq!(
             parse_timeout(Some("0.25")).unwrap(),

@@ -9,26 +9,294 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::reference::Reference;
 use crate::vars::Vars;
 
-/// Names a secret may not set unless allowed one by one: the process basics, the dynamic
-/// loader's knobs, the wrapper's own configuration and the path we set ourselves.
-const PROTECTED_NAMES: &[&str] = &[
-    "PATH",
-    "HOME",
-    "USER",
-    "SHELL",
-    "PWD",
-    "APP_ENV",
-    "GOOGLE_APPLICATION_CREDENTIALS",
+/// Names a secret may not set unless `--allow-key` names them, each with the reason: the
+/// process basics, the wrapper's own configuration, and the variables that make a program load
+/// code or change whom it trusts. A name ending in `*` is a prefix. docs/protected-names.md
+/// lists them for users; a test keeps the two in step.
+///
+/// Deliberately not here: names an application needs from its secret (`SECRET_KEY`,
+/// `DATABASE_URL`, `*_TOKEN`), and tuning variables that cannot run code (`PYTHONUNBUFFERED`,
+/// `PYTHONHASHSEED`, `NODE_ENV`).
+pub const PROTECTED: &[(&str, &str)] = &[
+    // ---- The process and the wrapper
+    (
+        "PATH",
+        "where execvp finds the command and every program it runs",
+    ),
+    (
+        "HOME",
+        "where programs read their dotfiles and configuration",
+    ),
+    ("USER", "who programs think they run as"),
+    ("SHELL", "the shell programs start for a subcommand"),
+    ("PWD", "the working directory programs believe they are in"),
+    (
+        "TMPDIR",
+        "where programs (and this wrapper's default credentials directory) put temporary files; glibc drops it for setuid programs",
+    ),
+    (
+        "APP_ENV",
+        "this wrapper's configuration: which mode the command thinks it runs in",
+    ),
+    (
+        "AWS_*",
+        "the AWS SDKs' configuration and credentials (keys, profile, endpoints, AWS_CA_BUNDLE): whom the command's own AWS calls trust and act as",
+    ),
+    (
+        "SECRET_NAME",
+        "this wrapper's configuration: which secret a nested start reads",
+    ),
+    (
+        "SECRET_VERSION_STAGE",
+        "this wrapper's configuration: which version a nested start reads",
+    ),
+    (
+        "SECRET_VERSION_ID",
+        "this wrapper's configuration: which version a nested start reads",
+    ),
+    ("SHORTCUT_ENV_*", "this wrapper's configuration"),
+    (
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "the GCP key file; set by this wrapper from GOOGLE_APPLICATION_CREDENTIALS_JSON",
+    ),
+    // ---- The dynamic loader and glibc (glibc's own list of variables unsafe for setuid programs, unsecvars.h)
+    (
+        "LD_*",
+        "ld.so: LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT load shared libraries into every program",
+    ),
+    (
+        "GCONV_PATH",
+        "iconv loads character-set modules (shared libraries) from this path",
+    ),
+    (
+        "GETCONF_DIR",
+        "getconf runs helper programs from this directory",
+    ),
+    (
+        "GLIBC_TUNABLES",
+        "changes malloc and loader behaviour; its parser was exploitable (CVE-2023-4911)",
+    ),
+    (
+        "HOSTALIASES",
+        "the resolver maps host names through this file: connections go elsewhere",
+    ),
+    (
+        "LOCALDOMAIN",
+        "the resolver's search domains: short host names resolve elsewhere",
+    ),
+    ("RES_OPTIONS", "the resolver's options (ndots, attempts, …)"),
+    (
+        "RESOLV_HOST_CONF",
+        "the resolver reads its host.conf from this file",
+    ),
+    ("LOCPATH", "locale data files are loaded from this path"),
+    ("NLSPATH", "message catalogs are loaded from this path"),
+    ("NIS_PATH", "NIS+ lookups search this path"),
+    (
+        "MALLOC_TRACE",
+        "mtrace writes a log of every allocation to this file",
+    ),
+    ("TZDIR", "time-zone files are loaded from this directory"),
+    // ---- Shells (sh, dash, bash)
+    (
+        "BASH_ENV",
+        "bash runs this file before every non-interactive script",
+    ),
+    (
+        "ENV",
+        "sh, dash and bash in POSIX mode run this file when interactive",
+    ),
+    (
+        "SHELLOPTS",
+        "turns on bash options in every bash, e.g. xtrace, which then expands PS4",
+    ),
+    ("BASHOPTS", "turns on shopt options in every bash"),
+    (
+        "PS4",
+        "expanded (command substitution included) before each traced command: runs code with SHELLOPTS=xtrace",
+    ),
+    ("IFS", "changes how every shell script splits words"),
+    (
+        "CDPATH",
+        "makes `cd DIR` in scripts go to another directory",
+    ),
+    // ---- Python
+    ("PYTHONPATH", "modules are imported from here first"),
+    ("PYTHONHOME", "the standard library is loaded from here"),
+    ("PYTHONSTARTUP", "run by an interactive interpreter"),
+    (
+        "PYTHONINSPECT",
+        "drops into an interactive prompt after the script",
+    ),
+    (
+        "PYTHONUSERBASE",
+        "user site-packages: its .pth files run code at every start",
+    ),
+    (
+        "PYTHONPLATLIBDIR",
+        "where the standard library's platform modules are loaded from",
+    ),
+    (
+        "PYTHONPYCACHEPREFIX",
+        "compiled bytecode is read from (and written to) this tree",
+    ),
+    (
+        "PYTHONEXECUTABLE",
+        "what sys.executable is (macOS framework builds)",
+    ),
+    (
+        "PYTHONWARNINGS",
+        "imports the module named by a warning category: with BROWSER it was shown to run code",
+    ),
+    ("PYTHONBREAKPOINT", "breakpoint() imports and calls this"),
+    (
+        "BROWSER",
+        "the webbrowser module runs it as a command (reached through PYTHONWARNINGS)",
+    ),
+    // ---- Node.js
+    (
+        "NODE_OPTIONS",
+        "command-line options for every node, --require and --import included",
+    ),
+    ("NODE_PATH", "modules are resolved from here"),
+    (
+        "NODE_EXTRA_CA_CERTS",
+        "extra trusted certificate authorities",
+    ),
+    (
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        "0 turns off certificate verification",
+    ),
+    // ---- Perl and Ruby
+    (
+        "PERL5OPT",
+        "command-line options for every perl, -M (load a module) included",
+    ),
+    ("PERL5LIB", "modules are loaded from here first"),
+    ("PERLLIB", "modules are loaded from here first"),
+    ("PERL5DB", "the debugger code perl runs with -d"),
+    (
+        "RUBYOPT",
+        "command-line options for every ruby, -r (require) included",
+    ),
+    ("RUBYLIB", "libraries are loaded from here first"),
+    // ---- Java
+    (
+        "JAVA_TOOL_OPTIONS",
+        "options for every JVM, -javaagent included",
+    ),
+    (
+        "_JAVA_OPTIONS",
+        "options for every HotSpot JVM, -javaagent included",
+    ),
+    (
+        "JDK_JAVA_OPTIONS",
+        "options for the java launcher, -javaagent included",
+    ),
+    (
+        "CLASSPATH",
+        "classes are loaded from here when no -cp is given",
+    ),
+    // ---- git
+    ("GIT_ASKPASS", "git runs this program for a password"),
+    ("GIT_SSH", "git runs this program instead of ssh"),
+    ("GIT_SSH_COMMAND", "git runs this command instead of ssh"),
+    ("GIT_PROXY_COMMAND", "git runs this command to connect"),
+    ("GIT_EXEC_PATH", "git runs its subcommands from here"),
+    ("GIT_EXTERNAL_DIFF", "git runs this program to diff"),
+    (
+        "GIT_CONFIG_COUNT",
+        "adds configuration (with GIT_CONFIG_KEY_n/VALUE_n), e.g. core.sshCommand",
+    ),
+    (
+        "GIT_CONFIG_PARAMETERS",
+        "adds configuration, e.g. core.sshCommand",
+    ),
+    (
+        "GIT_CONFIG_GLOBAL",
+        "git reads its global configuration from this file",
+    ),
+    (
+        "GIT_CONFIG_SYSTEM",
+        "git reads its system configuration from this file",
+    ),
+    (
+        "GIT_TEMPLATE_DIR",
+        "new repositories get their hooks from here",
+    ),
+    ("GIT_SSL_NO_VERIFY", "turns off certificate verification"),
+    // ---- Trust: CA bundles and TLS
+    (
+        "SSL_CERT_FILE",
+        "OpenSSL, rustls-native-certs and Go trust these certificate authorities",
+    ),
+    (
+        "SSL_CERT_DIR",
+        "OpenSSL, rustls-native-certs and Go trust these certificate authorities",
+    ),
+    (
+        "REQUESTS_CA_BUNDLE",
+        "Python requests trusts these certificate authorities",
+    ),
+    (
+        "CURL_CA_BUNDLE",
+        "curl and Python requests trust these certificate authorities",
+    ),
+    ("GIT_SSL_CAINFO", "git trusts these certificate authorities"),
+    (
+        "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+        "gRPC trusts these certificate authorities",
+    ),
+    (
+        "OPENSSL_CONF",
+        "OpenSSL reads this configuration, which can load engines and providers (shared libraries)",
+    ),
+    (
+        "SSLKEYLOGFILE",
+        "TLS libraries write every session key to this file",
+    ),
+    // ---- Proxies (both cases: libraries read either)
+    (
+        "HTTP_PROXY",
+        "HTTP clients send their requests (and credentials) through this proxy",
+    ),
+    (
+        "http_proxy",
+        "HTTP clients send their requests (and credentials) through this proxy",
+    ),
+    (
+        "HTTPS_PROXY",
+        "HTTP clients send their requests (and credentials) through this proxy",
+    ),
+    (
+        "https_proxy",
+        "HTTP clients send their requests (and credentials) through this proxy",
+    ),
+    (
+        "ALL_PROXY",
+        "HTTP clients send their requests (and credentials) through this proxy",
+    ),
+    (
+        "all_proxy",
+        "HTTP clients send their requests (and credentials) through this proxy",
+    ),
+    ("NO_PROXY", "which hosts bypass the proxy"),
+    ("no_proxy", "which hosts bypass the proxy"),
 ];
-const PROTECTED_PREFIXES: &[&str] = &["LD_", "AWS_", "SECRET_", "SHORTCUT_ENV_"];
 
 pub fn is_protected(name: &str) -> bool {
-    PROTECTED_NAMES.contains(&name) || PROTECTED_PREFIXES.iter().any(|p| name.starts_with(p))
+    PROTECTED
+        .iter()
+        .any(|(entry, _)| match entry.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == *entry,
+        })
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`: what every shell and `env` accepts.
@@ -77,55 +345,75 @@ pub struct Entries {
     pub nulls: Vec<String>,
 }
 
-/// Parses a secret's JSON text into entries, checking the rules for names and values.
+/// Parses a secret's JSON text into entries. Only the data rules that do not depend on the
+/// policy apply here (an object, each key once); names and NUL bytes are checked by [`build`]
+/// on what is selected, under its final name, so an excluded or renamed bad key does no harm.
 pub fn parse_secret(source: &str, text: &str) -> Result<Entries, Error> {
     let mut entries = Entries {
         source: source.to_string(),
         ..Entries::default()
     };
-    let mut seen = HashSet::new();
     for (key, value) in parse_members(source, text)? {
-        if !is_valid_name(&key) {
-            return Err(Error::InvalidKeyName {
-                source_name: source.to_string(),
-                key,
-            });
+        match value_text(&value) {
+            None => entries.nulls.push(key),
+            Some(text) => entries.pairs.push((key, SecretValue(text))),
         }
-        if !seen.insert(key.clone()) {
-            return Err(Error::DuplicateKey {
-                source_name: source.to_string(),
-                key,
-            });
-        }
-        let Some(text) = value_text(value) else {
-            entries.nulls.push(key);
-            continue;
-        };
-        if text.contains('\0') {
-            return Err(Error::NulInValue {
-                source_name: source.to_string(),
-                key,
-            });
-        }
-        entries.pairs.push((key, SecretValue(text)));
     }
     Ok(entries)
 }
 
-/// A value as environment text: strings as they are, numbers and booleans as their JSON text,
-/// objects and arrays as compact JSON; `None` for null.
-fn value_text(value: Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        nested @ (Value::Array(_) | Value::Object(_)) => Some(nested.to_string()),
+/// A key as messages show it: itself when it is a variable name, else escaped and cut short,
+/// since a value pasted into the key field must not reach the logs whole.
+pub fn shown_key(key: &str) -> String {
+    const MAX_CHARS: usize = 32;
+    if is_valid_name(key) && key.len() <= 64 {
+        return key.to_string();
+    }
+    let mut cut: String = key.chars().take(MAX_CHARS).collect();
+    if cut.len() < key.len() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
+}
+
+/// A value as environment text, from its JSON text as written in the secret: strings decoded,
+/// numbers and booleans as written, objects and arrays as written minus the whitespace between
+/// tokens (compact JSON); `None` for null.
+fn value_text(value: &RawValue) -> Option<String> {
+    let raw = value.get();
+    match raw.as_bytes().first() {
+        Some(b'n') => None,
+        // The parser already checked the string, so this cannot fail; stay total anyway.
+        Some(b'"') => Some(serde_json::from_str::<String>(raw).unwrap_or_default()),
+        Some(b'{' | b'[') => Some(compact(raw)),
+        _ => Some(raw.to_string()),
     }
 }
 
-/// The members of the JSON object `text`, in order, duplicates included.
-fn parse_members(source: &str, text: &str) -> Result<Vec<(String, Value)>, Error> {
+/// Valid JSON text without the whitespace outside strings.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The members of the JSON object `text`, in order; a key given twice is refused, because JSON
+/// parsers disagree on which one wins (this one, `NAME:KEY`, the GCP key file all use it).
+pub fn parse_members(source: &str, text: &str) -> Result<Vec<(String, Box<RawValue>)>, Error> {
     let not_object = |found: String| Error::SecretNotObject {
         secret: source.to_string(),
         found,
@@ -151,11 +439,26 @@ fn parse_members(source: &str, text: &str) -> Result<Vec<(String, Value)>, Error
     // Second pass keeps the keys in order and sees duplicates, which a map would merge silently.
     let RawObject(raw) =
         serde_json::from_str(text).map_err(|e| not_object(format!("not valid JSON ({e})")))?;
+    if let Some(key) = first_duplicate(&raw) {
+        return Err(Error::DuplicateKey {
+            source_name: source.to_string(),
+            key: shown_key(key),
+        });
+    }
     Ok(raw)
 }
 
+/// The first key that appears a second time among `members`.
+pub fn first_duplicate(members: &[(String, Box<RawValue>)]) -> Option<&str> {
+    let mut seen = HashSet::new();
+    members
+        .iter()
+        .map(|(key, _)| key.as_str())
+        .find(|key| !seen.insert(*key))
+}
+
 /// A JSON object as its list of members, duplicates included.
-struct RawObject(Vec<(String, Value)>);
+struct RawObject(Vec<(String, Box<RawValue>)>);
 
 impl<'de> Deserialize<'de> for RawObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -167,7 +470,7 @@ impl<'de> Deserialize<'de> for RawObject {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawObject, A::Error> {
                 let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(member) = map.next_entry::<String, Value>()? {
+                while let Some(member) = map.next_entry::<String, Box<RawValue>>()? {
                     members.push(member);
                 }
                 Ok(RawObject(members))
@@ -237,8 +540,10 @@ impl Policy {
             return Some(to.clone());
         }
         Some(match &self.prefix {
-            Some(prefix) => format!("{prefix}{key}"),
-            None => key.to_string(),
+            // The GCP key keeps its name: it is found by it and written to the file that
+            // GOOGLE_APPLICATION_CREDENTIALS names; a prefix would silently turn the file off.
+            Some(prefix) if key != crate::materialize::GCP_JSON_VAR => format!("{prefix}{key}"),
+            _ => key.to_string(),
         })
     }
 }
@@ -256,7 +561,11 @@ pub struct Built {
 
 /// Merges the `sources` (later ones win on equal names) over `inherited`, following `policy`.
 /// A dotenv file never overrides inherited variables, as with every dotenv tool.
-pub fn build(inherited: &Vars, sources: &[Entries], policy: &Policy) -> Built {
+///
+/// Selection and renaming come first; then each selected key's final name must be a variable
+/// name, no two keys of one source may land on the same name, and no value may hold a NUL
+/// byte. A key left out by `--only`/`--exclude` is never checked: it reaches nothing.
+pub fn build(inherited: &Vars, sources: &[Entries], policy: &Policy) -> Result<Built, Error> {
     let mut built = Built {
         env: inherited.clone(),
         ..Built::default()
@@ -265,11 +574,19 @@ pub fn build(inherited: &Vars, sources: &[Entries], policy: &Policy) -> Built {
         (Vec::new(), Vec::new(), Vec::new(), 0usize);
     let mut shadowed: Vec<String> = Vec::new();
     for entries in sources {
+        let mut from_key: std::collections::HashMap<String, &str> = Default::default();
         for (key, value) in &entries.pairs {
             let Some(name) = policy.target(key) else {
                 unselected += 1;
                 continue;
             };
+            check_entry(entries, key, &name, value)?;
+            if from_key.insert(name.clone(), key).is_some() {
+                return Err(Error::DuplicateTarget {
+                    option: "key of one secret (after --map and --prefix)",
+                    name,
+                });
+            }
             if is_protected(&name) && !policy.allowed.contains(&name) {
                 protected.push(name);
                 continue;
@@ -339,7 +656,24 @@ pub fn build(inherited: &Vars, sources: &[Entries], policy: &Policy) -> Built {
             .warnings
             .push("--only/--exclude selected none of the keys".to_string());
     }
-    built
+    Ok(built)
+}
+
+/// The rules for one selected entry under its final `name`; errors name the source's key.
+fn check_entry(entries: &Entries, key: &str, name: &str, value: &SecretValue) -> Result<(), Error> {
+    if !is_valid_name(name) {
+        return Err(Error::InvalidKeyName {
+            source_name: entries.source.clone(),
+            key: key.chars().take(32).collect(),
+        });
+    }
+    if value.expose().contains('\0') {
+        return Err(Error::NulInValue {
+            source_name: entries.source.clone(),
+            key: shown_key(key),
+        });
+    }
+    Ok(())
 }
 
 /// The entries one reference gives from its secret's text: every key of the JSON object, one
@@ -347,24 +681,16 @@ pub fn build(inherited: &Vars, sources: &[Entries], policy: &Policy) -> Built {
 pub fn select(reference: &Reference, source: &str, text: &str) -> Result<Entries, Error> {
     match (&reference.json_key, &reference.target) {
         (None, None) => parse_secret(source, text),
-        (None, Some(target)) => {
-            if text.contains('\0') {
-                return Err(Error::NulInValue {
-                    source_name: source.to_string(),
-                    key: target.clone(),
-                });
-            }
-            Ok(Entries {
-                source: source.to_string(),
-                pairs: vec![(target.clone(), SecretValue(text.to_string()))],
-                ..Entries::default()
-            })
-        }
+        (None, Some(target)) => Ok(Entries {
+            source: source.to_string(),
+            pairs: vec![(target.clone(), SecretValue(text.to_string()))],
+            ..Entries::default()
+        }),
         (Some(key), target) => {
-            // Keys that are not variable names may be picked by a VAR= reference, so the
-            // object is read without the name rule; the value rules still apply.
+            // The same member parser as a whole secret: a key given twice is refused here too.
+            // Names and values are checked by `build`, under the final name.
             let members = parse_members(source, text)?;
-            let Some((_, value)) = members.into_iter().rev().find(|(k, _)| k == key) else {
+            let Some((_, value)) = members.into_iter().find(|(k, _)| k == key) else {
                 return Err(Error::JsonKeyMissing {
                     secret: source.to_string(),
                     key: key.clone(),
@@ -375,14 +701,8 @@ pub fn select(reference: &Reference, source: &str, text: &str) -> Result<Entries
                 source: source.to_string(),
                 ..Entries::default()
             };
-            match value_text(value) {
+            match value_text(&value) {
                 None => entries.nulls.push(name),
-                Some(text) if text.contains('\0') => {
-                    return Err(Error::NulInValue {
-                        source_name: source.to_string(),
-                        key: key.clone(),
-                    });
-                }
                 Some(text) => entries.pairs.push((name, SecretValue(text))),
             }
             Ok(entries)
@@ -451,12 +771,6 @@ mod tests {
             ("42", "secret-not-object"),
             ("null", "secret-not-object"),
             (r#"{"A":"hunter2-marker""#, "secret-not-object"),
-            (r#"{"1ABC":"hunter2-marker"}"#, "invalid-key-name"),
-            (r#"{"A-B":"hunter2-marker"}"#, "invalid-key-name"),
-            (r#"{"A=B":"hunter2-marker"}"#, "invalid-key-name"),
-            (r#"{"":"hunter2-marker"}"#, "invalid-key-name"),
-            (r#"{"ÄÖ":"hunter2-marker"}"#, "invalid-key-name"),
-            (r#"{"A":"hunter2-marker\u0000"}"#, "nul-in-value"),
             (r#"{"A":"hunter2-marker","A":"x"}"#, "duplicate-key"),
         ];
         for (text, kind) in cases {
@@ -466,6 +780,85 @@ mod tests {
             let shown = format!("{err} {err:?} {}", err.hint());
             assert!(!shown.contains("hunter2"), "{shown}");
         }
+    }
+
+    fn build_one(text: &str, policy: &Policy) -> Result<Built, Error> {
+        let entries = parse_secret("short-cut/prod/app", text)?;
+        build(&Vars::default(), std::slice::from_ref(&entries), policy)
+    }
+
+    #[test]
+    fn final_names_and_values_are_checked_after_selection() {
+        let cases = [
+            (r#"{"1ABC":"hunter2-marker"}"#, "invalid-key-name"),
+            (r#"{"A-B":"hunter2-marker"}"#, "invalid-key-name"),
+            (r#"{"A=B":"hunter2-marker"}"#, "invalid-key-name"),
+            (r#"{"":"hunter2-marker"}"#, "invalid-key-name"),
+            (r#"{"ÄÖ":"hunter2-marker"}"#, "invalid-key-name"),
+            (r#"{"A":"hunter2-marker\u0000"}"#, "nul-in-value"),
+        ];
+        for (text, kind) in cases {
+            let err = build_one(text, &Policy::default()).unwrap_err();
+            assert_eq!((err.kind(), err.exit_code()), (kind, 65), "{text}");
+            let shown = format!("{err} {err:?} {}", err.hint());
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        let text = r#"{"my-key":"x","bad":"a\u0000b","OK":"1"}"#;
+        let excluded = Policy {
+            exclude: vec![
+                glob::Pattern::new("my-key").unwrap(),
+                glob::Pattern::new("bad").unwrap(),
+            ],
+            ..Policy::default()
+        };
+        assert_eq!(build_one(text, &excluded).unwrap().applied, ["OK"]);
+        let mapped = Policy {
+            map: vec![("my-key".into(), "MY_KEY".into())],
+            exclude: vec![glob::Pattern::new("bad").unwrap()],
+            ..Policy::default()
+        };
+        assert_eq!(build_one(text, &mapped).unwrap().applied, ["MY_KEY", "OK"]);
+    }
+
+    #[test]
+    fn two_keys_renamed_onto_one_name_are_refused() {
+        let policy = Policy {
+            map: vec![("A".into(), "B".into())],
+            ..Policy::default()
+        };
+        let err = build_one(r#"{"A":"1","B":"2"}"#, &policy).unwrap_err();
+        assert_eq!((err.kind(), err.exit_code()), ("duplicate-target", 78));
+    }
+
+    #[test]
+    fn numbers_keep_the_text_of_the_secret() {
+        let entries = parse_secret(
+            "s",
+            r#"{"A":0.10,"B":1e3,"C":123456789012345678901234567890,"D":-0,"E":{"x":1.50}}"#,
+        )
+        .unwrap();
+        let values: Vec<&str> = entries.pairs.iter().map(|(_, v)| v.expose()).collect();
+        assert_eq!(
+            values,
+            [
+                "0.10",
+                "1e3",
+                "123456789012345678901234567890",
+                "-0",
+                r#"{"x":1.50}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_bad_key_is_cut_and_escaped_in_messages() {
+        let key = format!("line\n{}", "x".repeat(100));
+        assert_eq!(shown_key("OK_NAME"), "OK_NAME");
+        let shown = shown_key(&key);
+        assert!(
+            shown.len() < 50 && shown.starts_with("\"line\\n") && !shown.contains('\n'),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -479,7 +872,8 @@ mod tests {
             &inherited,
             std::slice::from_ref(&entries),
             &Policy::default(),
-        );
+        )
+        .unwrap();
         assert_eq!(built.env.get("MILVUS_HOST").unwrap(), "new");
         assert_eq!(built.env.get("KEEP").unwrap(), "k");
         assert_eq!(built.applied, ["MILVUS_HOST", "X"]);
@@ -495,7 +889,8 @@ mod tests {
                 preserve: Preserve::All,
                 ..Policy::default()
             },
-        );
+        )
+        .unwrap();
         assert_eq!(built.env.get("MILVUS_HOST").unwrap(), "old");
         assert_eq!(built.applied, ["X"]);
         assert!(built.warnings[0].contains("kept"), "{:?}", built.warnings);
@@ -514,14 +909,15 @@ mod tests {
             &Vars::default(),
             std::slice::from_ref(&entries),
             &Policy::default(),
-        );
+        )
+        .unwrap();
         assert_eq!(built.applied, ["OK", "GOOGLE_APPLICATION_CREDENTIALS_JSON"]);
         assert!(built.warnings[0].contains("PATH, LD_PRELOAD, AWS_ACCESS_KEY_ID, SECRET_NAME"));
         let policy = Policy {
             allowed: vec!["HOME".into()],
             ..Policy::default()
         };
-        let built = build(&Vars::default(), std::slice::from_ref(&entries), &policy);
+        let built = build(&Vars::default(), std::slice::from_ref(&entries), &policy).unwrap();
         assert_eq!(built.env.get("HOME").unwrap(), "x");
     }
 
@@ -529,7 +925,7 @@ mod tests {
     fn later_sources_win_and_are_named() {
         let a = parse_secret("a", r#"{"K":"1","ONLY_A":"x"}"#).unwrap();
         let b = parse_secret("b", r#"{"K":"2"}"#).unwrap();
-        let built = build(&Vars::default(), &[a, b], &Policy::default());
+        let built = build(&Vars::default(), &[a, b], &Policy::default()).unwrap();
         assert_eq!(built.env.get("K").unwrap(), "2");
         assert_eq!(built.applied, ["K", "ONLY_A"]);
         assert_eq!(built.origins["K"], "b");
@@ -560,7 +956,7 @@ mod tests {
             preserve: Preserve::Names(vec!["DB_HOST".into()]),
             ..Policy::default()
         };
-        let built = build(&inherited, std::slice::from_ref(&entries), &policy);
+        let built = build(&inherited, std::slice::from_ref(&entries), &policy).unwrap();
         assert_eq!(built.env.get("APP_OPENAI_API_KEY").unwrap(), "o");
         assert_eq!(built.env.get("DB_HOST").unwrap(), "inherited");
         assert!(!built.env.contains("MILVUS_PORT") && !built.env.contains("APP_MILVUS_PORT"));
@@ -590,6 +986,69 @@ mod tests {
     }
 
     #[test]
+    fn protected_names_cover_code_loading_and_trust_but_not_app_keys() {
+        for name in [
+            "BASH_ENV",
+            "ENV",
+            "SHELLOPTS",
+            "PS4",
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "PYTHONSTARTUP",
+            "PYTHONWARNINGS",
+            "BROWSER",
+            "NODE_OPTIONS",
+            "NODE_PATH",
+            "PERL5OPT",
+            "PERL5LIB",
+            "RUBYOPT",
+            "RUBYLIB",
+            "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS",
+            "JDK_JAVA_OPTIONS",
+            "GCONV_PATH",
+            "GLIBC_TUNABLES",
+            "LOCPATH",
+            "HOSTALIASES",
+            "TMPDIR",
+            "SSL_CERT_FILE",
+            "REQUESTS_CA_BUNDLE",
+            "CURL_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS",
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "LD_PRELOAD",
+            "AWS_CA_BUNDLE",
+            "SECRET_NAME",
+            "SECRET_VERSION_STAGE",
+            "SECRET_VERSION_ID",
+        ] {
+            assert!(is_protected(name), "{name}");
+        }
+        for name in [
+            "SECRET_KEY",
+            "SECRET",
+            "DATABASE_URL",
+            "PYTHONUNBUFFERED",
+            "NODE_ENV",
+        ] {
+            assert!(!is_protected(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_protected_name_is_documented_with_its_reason() {
+        let page = include_str!("../docs/protected-names.md");
+        for (name, why) in PROTECTED {
+            assert!(page.contains(&format!("| `{name}` | {why} |")), "{name}");
+        }
+    }
+
+    #[test]
     fn names_are_validated() {
         for good in ["A", "_", "a1", "OPENAI_API_KEY", "_X9"] {
             assert!(is_valid_name(good), "{good}");
@@ -606,7 +1065,8 @@ mod tests {
             &Vars::default(),
             std::slice::from_ref(&entries),
             &Policy::default(),
-        );
+        )
+        .unwrap();
         assert!(built.warnings[0].contains("no keys"));
     }
 

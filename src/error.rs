@@ -88,6 +88,8 @@ pub enum Error {
     EnvFileMissing { path: PathBuf },
     #[error("env file {path} could not be read: {reason}")]
     EnvFileUnreadable { path: PathBuf, reason: String },
+    #[error("env file {path} is not read: {reason}")]
+    EnvFileRefused { path: PathBuf, reason: String },
 
     // ---- 65: the secret's data is unusable --------------------------------------------------
     #[error("secret {secret} is not a JSON object: {found}")]
@@ -100,6 +102,12 @@ pub enum Error {
     DuplicateKey { source_name: String, key: String },
     #[error("the value of key {key} of {source_name} holds a NUL byte")]
     NulInValue { source_name: String, key: String },
+    #[error("export --format {format}: the value of {key} cannot be written: {reason}")]
+    ExportUnrepresentable {
+        key: String,
+        format: &'static str,
+        reason: &'static str,
+    },
     #[error("key {key} is not in secret {secret}")]
     JsonKeyMissing { secret: String, key: String },
     #[error("--file {key}={target}: key {key} is not in the environment")]
@@ -191,11 +199,13 @@ impl Error {
             | RequestRejected { .. }
             | NotUnicode(_)
             | EnvFileMissing { .. }
-            | EnvFileUnreadable { .. } => code::CONFIG,
+            | EnvFileUnreadable { .. }
+            | EnvFileRefused { .. } => code::CONFIG,
             SecretNotObject { .. }
             | SecretBinary { .. }
             | InvalidKeyName { .. }
             | NulInValue { .. }
+            | ExportUnrepresentable { .. }
             | DuplicateKey { .. }
             | RequiredMissing(_)
             | JsonKeyMissing { .. }
@@ -243,10 +253,12 @@ impl Error {
             NotUnicode(_) => "not-unicode",
             EnvFileMissing { .. } => "env-file-missing",
             EnvFileUnreadable { .. } => "env-file-unreadable",
+            EnvFileRefused { .. } => "env-file-refused",
             SecretNotObject { .. } => "secret-not-object",
             SecretBinary { .. } => "secret-binary",
             InvalidKeyName { .. } => "invalid-key-name",
             NulInValue { .. } => "nul-in-value",
+            ExportUnrepresentable { .. } => "export-unrepresentable",
             DuplicateKey { .. } => "duplicate-key",
             RequiredMissing(_) => "required-missing",
             GcpJsonInvalid(_) => "gcp-json-invalid",
@@ -335,6 +347,9 @@ impl Error {
             EnvFileUnreadable { .. } => "each line of a dotenv file is KEY=value; quote values \
                                          that hold spaces, quotes or #"
                 .into(),
+            EnvFileRefused { .. } => "point SHORTCUT_ENV_FILE or --env-file at a regular dotenv \
+                                      file of at most 1 MiB (not a pipe, device or directory)"
+                .into(),
             SecretNotObject { .. } | SecretBinary { .. } => {
                 "store the secret as a JSON object of KEY: value pairs (Secrets Manager console: \
                  Plaintext tab), e.g. {\"OPENAI_API_KEY\": \"...\"}; or export the whole \
@@ -343,7 +358,8 @@ impl Error {
             }
             InvalidKeyName { .. } => "environment variable names are letters, digits and \
                                       underscores, not starting with a digit; rename the key in \
-                                      the secret"
+                                      the secret, leave it out with --exclude KEY, or rename it \
+                                      with --map KEY=NAME"
                 .into(),
             DuplicateKey { .. } => {
                 "a JSON object should name each key once; remove the duplicate from the secret"
@@ -352,6 +368,9 @@ impl Error {
             NulInValue { .. } => {
                 "environment values cannot hold NUL bytes; fix the value in the secret".into()
             }
+            ExportUnrepresentable { .. } => "use --format json or --format shell, which carry \
+                                             any value, or leave the key out with --exclude"
+                .into(),
             RequiredMissing(_) => "add the keys to the secret (or .env in local mode), or fix \
                                    SHORTCUT_ENV_REQUIRE / --require"
                 .into(),

@@ -91,10 +91,18 @@ pub fn export(env: &Vars, names: &[String], format: ExportFormat) -> Result<Stri
             .iter()
             .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
             .collect(),
-        ExportFormat::Dotenv => pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}\n", dotenv_quote(v)))
-            .collect(),
+        ExportFormat::Dotenv => {
+            let mut text = String::new();
+            for (k, v) in &pairs {
+                let quoted = dotenv_quote(v).map_err(|reason| Error::ExportUnrepresentable {
+                    key: k.to_string(),
+                    format: "dotenv",
+                    reason,
+                })?;
+                let _ = writeln!(text, "{k}={quoted}");
+            }
+            text
+        }
     })
 }
 
@@ -105,26 +113,40 @@ fn shell_quote(value: &str) -> String {
         .unwrap_or_else(|_| format!("'{}'", value.replace('\'', r"'\''")))
 }
 
-/// Quoted for dotenv parsers (dotenvy, python-dotenv, docker compose): single quotes keep
-/// everything literal, `$` and newlines included; a value holding `'` is double-quoted with
-/// `\`, `"`, `$` and newlines escaped.
-fn dotenv_quote(value: &str) -> String {
+/// Quoted so that python-dotenv (`dotenv_values`, interpolation on), Node's `dotenv`, dotenvy
+/// and `sh` (`set -a; . FILE`) all read back exactly `value`, or the reason none can.
+///
+/// They share little. Single quotes are literal for sh, Node and dotenvy, and for python-dotenv
+/// except that it turns `\\` into `\` and `\'` into `'`, and still expands `${NAME}`.
+/// Double quotes are needed for a `'`, but there the parsers disagree on every backslash
+/// escape (Node decodes only `\n` and `\r`, sh needs `\$`, `\"`, `` \` ``, which python-dotenv
+/// keeps), so only a value without `"`, `\`, `$` and `` ` `` can be double-quoted. Node turns
+/// every CR into LF before parsing. What fits neither form is refused, never written altered.
+fn dotenv_quote(value: &str) -> Result<String, &'static str> {
+    if value.contains('\r') {
+        return Err("it holds a carriage return, which Node's dotenv turns into a newline");
+    }
+    if value.contains("\\\\") {
+        return Err("it holds two backslashes in a row, which python-dotenv reads as one");
+    }
+    if value.ends_with('\\') {
+        return Err("it ends with a backslash, which escapes the closing quote");
+    }
+    if let Some(at) = value.find("${")
+        && value[at..].contains('}')
+    {
+        return Err("it holds ${...}, which python-dotenv expands in every form");
+    }
     if !value.contains('\'') {
-        return format!("'{value}'");
+        return Ok(format!("'{value}'"));
     }
-    let mut quoted = String::with_capacity(value.len() + 2);
-    quoted.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => quoted.push_str(r"\\"),
-            '"' => quoted.push_str("\\\""),
-            '$' => quoted.push_str(r"\$"),
-            '\n' => quoted.push_str(r"\n"),
-            c => quoted.push(c),
-        }
+    if value.contains(['"', '\\', '$', '`']) {
+        return Err(
+            "it holds a single quote together with one of \" \\ $ `, which no quoting \
+                    common to sh and the dotenv parsers can carry",
+        );
     }
-    quoted.push('"');
-    quoted
+    Ok(format!("\"{value}\""))
 }
 
 #[cfg(test)]
@@ -152,15 +174,57 @@ mod tests {
         (env, names)
     }
 
+    /// What every dotenv parser and sh can carry.
+    const DOTENV_SAFE: &[&str] = &[
+        "plain",
+        "",
+        "  leading and trailing spaces  ",
+        "it's",
+        r#"double "quotes""#,
+        "it's\non two lines",
+        "dollar $HOME $(id) `id` ${unterminated",
+        "line1\nline2\n",
+        r"back\slash \n literal",
+        "tab\there",
+        "unicode ✓ żółw",
+        "a=b#c",
+        "#hash",
+        "a # not a comment",
+    ];
+
+    #[test]
+    fn dotenv_export_refuses_what_it_cannot_carry_naming_the_key() {
+        for bad in [
+            "a\r\nb",
+            r"\\server\share",
+            r"ends with \",
+            "${HOME}",
+            "it's $5",
+            r#"it's "both""#,
+            r"it's C:\dir",
+            "it's `id`",
+        ] {
+            let (env, names) = env_of(&["fine", bad]);
+            let err = export(&env, &names, ExportFormat::Dotenv).unwrap_err();
+            assert_eq!(
+                (err.kind(), err.exit_code()),
+                ("export-unrepresentable", 65),
+                "{bad}"
+            );
+            let shown = format!("{err} {}", err.hint());
+            assert!(shown.contains("K1") && !shown.contains(bad), "{shown}");
+        }
+    }
+
     #[test]
     fn dotenv_export_survives_a_dotenv_parser() {
-        let (env, names) = env_of(HARD);
+        let (env, names) = env_of(DOTENV_SAFE);
         let text = export(&env, &names, ExportFormat::Dotenv).unwrap();
         let parsed: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes())
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(parsed.len(), HARD.len(), "{text}");
-        for ((name, value), expected) in parsed.iter().zip(HARD) {
+        assert_eq!(parsed.len(), DOTENV_SAFE.len(), "{text}");
+        for ((name, value), expected) in parsed.iter().zip(DOTENV_SAFE) {
             assert_eq!(value, expected, "{name} from {text}");
         }
     }

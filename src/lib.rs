@@ -168,9 +168,12 @@ impl Prepared {
 
 /// Configuration, the sources, and the environment built from them.
 fn prepare(options: &cli::Options, inherited: &Vars, log: &Logger) -> Result<Prepared, Error> {
+    for warning in config::warnings(options, inherited) {
+        log.warn(&warning);
+    }
     let config = config::resolve(options, inherited)?;
     let (sources, origin, fields) = load(&config)?;
-    let mut built = envmap::build(inherited, &sources, &config.policy);
+    let mut built = envmap::build(inherited, &sources, &config.policy)?;
     for warning in &built.warnings {
         log.warn(warning);
     }

@@ -50,6 +50,17 @@ pub fn validate_gcp_json(text: &str) -> Result<(), Error> {
     let Value::Object(object) = value else {
         return Err(invalid("not a JSON object".into()));
     };
+    // A map keeps one of two `type` members; Google's libraries may read the other one.
+    if let Err(Error::DuplicateKey { key, .. }) =
+        crate::envmap::parse_members(crate::materialize::GCP_JSON_VAR, text)
+    {
+        let key = if key.starts_with('"') {
+            key
+        } else {
+            format!("\"{key}\"")
+        };
+        return Err(invalid(format!("its {key} member appears more than once")));
+    }
     match object.get("type") {
         Some(Value::String(kind)) if !kind.is_empty() => Ok(()),
         Some(_) => Err(invalid(
@@ -327,6 +338,7 @@ mod tests {
             "{}",
             r#"{"type":1}"#,
             r#"{"type":""}"#,
+            r#"{"type":"service_account","type":"authorized_user"}"#,
             &big,
         ] {
             let error = validate_gcp_json(bad).unwrap_err();

@@ -455,53 +455,108 @@ pub fn classify(target: &Target, failure: Failure) -> Error {
     }
 }
 
+/// The largest env file read: far beyond any real `.env`, small enough that `/dev/zero` or a
+/// log file given by mistake fails at once instead of filling memory.
+pub const MAX_ENV_FILE: u64 = 1024 * 1024;
+
 /// Reads a dotenv file for local mode. A missing default `.env` is not an error; a missing file
-/// that was asked for is.
+/// that was asked for is. Only a regular file of at most [`MAX_ENV_FILE`] bytes is read: it is
+/// opened without blocking (a FIFO with no writer would wait forever) and checked on the open
+/// descriptor, so what is checked is what is read.
 pub fn read_env_file(path: &Path, explicit: bool) -> Result<Option<Entries>, Error> {
-    let source = path.display().to_string();
-    let iter = match dotenvy::from_path_iter(path) {
-        Ok(iter) => iter,
-        Err(e) if e.not_found() && !explicit => return Ok(None),
-        Err(e) if e.not_found() => {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let refused = |reason: String| Error::EnvFileRefused {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::EnvFileMissing {
                 path: path.to_path_buf(),
             });
         }
-        Err(e) => return Err(env_file_error(path, &e)),
+        Err(e) => return Err(unreadable(path, e.to_string())),
     };
+    let metadata = file
+        .metadata()
+        .map_err(|e| unreadable(path, e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(refused(format!(
+            "it is {}, not a regular file",
+            file_kind(&metadata)
+        )));
+    }
+    let too_large = || refused(format!("it is larger than {MAX_ENV_FILE} bytes"));
+    if metadata.len() > MAX_ENV_FILE {
+        return Err(too_large());
+    }
+    // The size can change between the check and the read: the read is bounded too.
+    let mut bytes = Vec::new();
+    file.take(MAX_ENV_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(path, e.to_string()))?;
+    if bytes.len() as u64 > MAX_ENV_FILE {
+        return Err(too_large());
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        unreadable(
+            path,
+            format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+        )
+    })?;
     let mut entries = Entries {
-        source,
+        source: path.display().to_string(),
         kind: SourceKind::DotEnv,
         ..Entries::default()
     };
-    for item in iter {
-        let (key, value) = item.map_err(|e| env_file_error(path, &e))?;
-        if !envmap::is_valid_name(&key) {
-            return Err(Error::InvalidKeyName {
-                source_name: entries.source,
-                key,
-            });
-        }
-        if value.contains('\0') {
-            return Err(Error::NulInValue {
-                source_name: entries.source,
-                key,
-            });
-        }
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        // Names and values are checked by `envmap::build`, as for a secret.
+        let (key, value) = item.map_err(|e| env_file_error(path, &text, &e))?;
         entries.pairs.push((key, SecretValue::new(value)));
     }
     Ok(Some(entries))
 }
 
+/// What a non-regular file is, for the message.
+fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    }
+}
+
+fn unreadable(path: &Path, reason: String) -> Error {
+    Error::EnvFileUnreadable {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
 /// dotenvy's parse error carries the offending line, which may hold a value: report where,
 /// never what.
-fn env_file_error(path: &Path, error: &dotenvy::Error) -> Error {
+fn env_file_error(path: &Path, text: &str, error: &dotenvy::Error) -> Error {
     let reason = match error {
         dotenvy::Error::LineParse(line, index) => {
-            let line_number = std::fs::read_to_string(path).ok().and_then(|text| {
-                text.find(line.as_str())
-                    .map(|at| text[..at].lines().count() + 1)
-            });
+            let line_number = text
+                .find(line.as_str())
+                .map(|at| text[..at].lines().count() + 1);
             match line_number {
                 Some(n) => format!("syntax error on line {n}, column {}", index + 1),
                 None => format!("syntax error at column {}", index + 1),
@@ -511,10 +566,7 @@ fn env_file_error(path: &Path, error: &dotenvy::Error) -> Error {
         dotenvy::Error::EnvVar(e) => e.to_string(),
         _ => "unreadable".into(),
     };
-    Error::EnvFileUnreadable {
-        path: path.to_path_buf(),
-        reason,
-    }
+    unreadable(path, reason)
 }
 
 #[cfg(test)]

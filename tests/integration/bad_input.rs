@@ -118,7 +118,8 @@ fn cases() -> Vec<Case> {
     let long = format!("{MARKER}{}", "x".repeat(60_000));
     let big_gcp = format!(
         "GOOGLE_APPLICATION_CREDENTIALS_JSON='{{\"type\":\"service_account\",\"pad\":\"{}{MARKER}\"}}'\n",
-        "a".repeat(1 << 20)
+        // Over the GCP key's bound, under the env file's 1 MiB.
+        "a".repeat(1 << 17)
     );
     vec![
         // ---- the secret is not a JSON object: 65 -------------------------------------------
@@ -234,7 +235,7 @@ fn cases() -> Vec<Case> {
         .has("no \"type\" field"),
         case("GCP key with a numeric type", with_gcp(r#"{"type":1}"#), 65)
             .has("\"type\" field is not a non-empty string"),
-        case("GCP key of 1 MiB", Input::DotEnv(big_gcp), 65).has("more than the 65536 bytes"),
+        case("GCP key of 128 KiB", Input::DotEnv(big_gcp), 65).has("more than the 65536 bytes"),
         // ---- configuration: 78, before any call ----------------------------------------------
         case("region with a trailing space", Input::Nothing, 78)
             .env("AWS_REGION", "us-east-1 ")
@@ -358,4 +359,272 @@ fn hostile_input_is_refused_clearly_or_passed_on_intact() {
     let cases = cases();
     assert!(cases.len() >= 25);
     run_all(cases, run_case);
+}
+
+// ---- numbers as written (the command sees the secret's text) -------------------------------
+
+#[test]
+fn numbers_reach_the_command_as_written() {
+    let secret = seed_text(r#"{"RATE":0.10,"LIMIT":1e3,"BIG":123456789012345678901234567890}"#);
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome.code(0);
+    assert_eq!(env["RATE"], "0.10");
+    assert_eq!(env["LIMIT"], "1e3");
+    assert_eq!(env["BIG"], "123456789012345678901234567890");
+}
+
+#[test]
+fn nested_numbers_keep_their_text_in_compact_json() {
+    let secret =
+        seed_text(r#"{"LIMITS": { "rate" : 0.10, "big": [1e3, 12345678901234567890123] }}"#);
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome.code(0);
+    assert_eq!(
+        env["LIMITS"],
+        r#"{"rate":0.10,"big":[1e3,12345678901234567890123]}"#
+    );
+}
+
+// ---- duplicate keys -----------------------------------------------------------------------
+
+#[test]
+fn a_duplicate_key_is_refused_through_name_key() {
+    let secret = seed_text(&format!(r#"{{"A":"{MARKER}","A":"x","B":"1"}}"#));
+    let mut run = Run::moto(&format!("{}:A", secret.name));
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(65)
+        .stderr_has("key A appears more than once")
+        .stderr_lacks(MARKER);
+}
+
+#[test]
+fn a_duplicate_key_is_refused_even_when_another_key_is_picked() {
+    let secret = seed_text(&format!(r#"{{"A":"{MARKER}","A":"x","B":"1"}}"#));
+    let mut run = Run::moto(&format!("{}:B", secret.name));
+    run.command(&["/bin/echo", "ran"]);
+    run.run().fails(65).stderr_has("more than once");
+}
+
+#[test]
+fn a_gcp_key_with_two_type_members_is_refused() {
+    let key = format!(
+        r#"{{"type":"service_account","type":"authorized_user","private_key":"{MARKER}"}}"#
+    );
+    let secret =
+        seed_text(&serde_json::json!({ "GOOGLE_APPLICATION_CREDENTIALS_JSON": key }).to_string());
+    let mut run = Run::moto(&secret.name);
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(65)
+        .stderr_has("its \"type\" member appears more than once")
+        .stderr_lacks(MARKER);
+}
+
+// ---- names are checked after selection and renaming ---------------------------------------
+
+const ONE_BAD_KEY: &str = r#"{"my-key":"v","OK":"1"}"#;
+
+#[test]
+fn a_bad_key_fails_the_start_naming_it() {
+    let secret = seed_text(ONE_BAD_KEY);
+    let mut run = Run::moto(&secret.name);
+    run.command(&["/bin/echo", "ran"]);
+    run.run().fails(65).stderr_has("key \"my-key\"");
+}
+
+#[test]
+fn a_bad_key_that_is_excluded_does_no_harm() {
+    let secret = seed_text(ONE_BAD_KEY);
+    let mut run = Run::moto(&secret.name);
+    run.arg("--exclude").arg("my-key");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0).stderr_has("loaded 1 key");
+    assert_eq!(env["OK"], "1");
+}
+
+#[test]
+fn a_bad_key_that_is_mapped_is_exported_under_its_new_name() {
+    let secret = seed_text(ONE_BAD_KEY);
+    let mut run = Run::moto(&secret.name);
+    run.arg("--map").arg("my-key=MY_KEY");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["MY_KEY"], "v");
+}
+
+#[test]
+fn a_bad_key_left_out_by_only_does_no_harm() {
+    let secret = seed_text(ONE_BAD_KEY);
+    let mut run = Run::moto(&secret.name);
+    run.env("SHORTCUT_ENV_ONLY", "OK");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["OK"], "1");
+}
+
+#[test]
+fn a_nul_byte_in_an_excluded_value_does_no_harm() {
+    let secret = seed_text(&format!(r#"{{"BAD":"{MARKER}\u0000x","OK":"1"}}"#));
+    let mut run = Run::moto(&secret.name);
+    run.arg("--exclude").arg("BAD");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0).stderr_lacks(MARKER);
+    assert_eq!(env["OK"], "1");
+}
+
+#[test]
+fn two_keys_mapped_onto_one_name_are_refused() {
+    let secret = seed_text(r#"{"A":"1","B":"2"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.arg("--map").arg("A=B").command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("B is the target of more than one");
+}
+
+// ---- the env file: bounded, regular files only --------------------------------------------
+
+#[test]
+fn an_env_file_that_is_a_device_is_refused_at_once() {
+    let mut run = Run::local();
+    run.env("SHORTCUT_ENV_FILE", "/dev/zero")
+        .command(&["/bin/echo", "ran"]);
+    let outcome = run.run();
+    outcome
+        .fails(78)
+        .stderr_has("env file /dev/zero is not read: it is a device, not a regular file");
+    assert!(
+        outcome.elapsed < std::time::Duration::from_secs(20),
+        "{:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
+fn an_env_file_that_is_a_fifo_is_refused_without_blocking() {
+    let mut run = Run::local();
+    let fifo = run.path("env.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    run.arg("--env-file")
+        .arg(&fifo)
+        .command(&["/bin/echo", "ran"]);
+    let outcome = run.run();
+    outcome
+        .fails(78)
+        .stderr_has("it is a FIFO, not a regular file");
+    assert!(
+        outcome.elapsed < std::time::Duration::from_secs(20),
+        "{:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
+fn an_env_file_that_is_a_directory_is_refused() {
+    let mut run = Run::local();
+    run.env("SHORTCUT_ENV_FILE", run.path("home"))
+        .command(&["/bin/echo", "ran"]);
+    run.run().fails(78).stderr_has("it is a directory");
+}
+
+#[test]
+fn an_env_file_over_one_mib_is_refused() {
+    let mut run = Run::local();
+    let line = format!("PAD={}\n", "x".repeat(1023));
+    std::fs::write(run.path(".env"), line.repeat(1025)).unwrap();
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("larger than 1048576 bytes")
+        .stderr_lacks("xxxx");
+}
+
+#[test]
+fn an_env_file_behind_a_symlink_is_read() {
+    let mut run = Run::local();
+    std::fs::write(run.path("real.env"), "FROM_LINK=1\n").unwrap();
+    std::os::unix::fs::symlink(run.path("real.env"), run.path(".env")).unwrap();
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["FROM_LINK"], "1");
+}
+
+// ---- settings: names that cannot be variables, unknown settings, what a message names -----
+
+#[test]
+fn an_invalid_name_in_require_is_a_configuration_error() {
+    let mut run = Run::local();
+    run.arg("--require")
+        .arg("OK,my-key")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("--require=\"my-key\" is not valid");
+}
+
+#[test]
+fn an_invalid_name_in_allow_key_is_a_configuration_error() {
+    let mut run = Run::local();
+    run.env("SHORTCUT_ENV_ALLOW_KEY", "PATH,1X")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("SHORTCUT_ENV_ALLOW_KEY=\"1X\" is not valid");
+}
+
+#[test]
+fn an_invalid_name_in_preserve_env_is_a_configuration_error() {
+    let mut run = Run::local();
+    run.arg("--preserve-env=A,B-C")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("--preserve-env=\"B-C\" is not valid");
+}
+
+#[test]
+fn an_invalid_timeout_flag_is_named_as_the_flag() {
+    let mut run = Run::moto("short-cut/none");
+    run.arg("--timeout")
+        .arg("abc")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("--timeout=\"abc\" is not valid")
+        .stderr_lacks("SHORTCUT_ENV_TIMEOUT");
+}
+
+#[test]
+fn an_invalid_timeout_variable_is_named_as_the_variable() {
+    let mut run = Run::moto("short-cut/none");
+    run.env("SHORTCUT_ENV_TIMEOUT", "abc")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(78)
+        .stderr_has("SHORTCUT_ENV_TIMEOUT=\"abc\" is not valid");
+}
+
+#[test]
+fn an_unknown_setting_warns_with_the_closest_name() {
+    let mut run = Run::local();
+    run.env("SHORTCUT_ENV_TIMEOUTS", "5")
+        .command(&["/bin/echo", "ran"]);
+    let outcome = run.run();
+    outcome.code(0).stderr_has(
+        "warning: unknown setting SHORTCUT_ENV_TIMEOUTS ignored; did you mean SHORTCUT_ENV_TIMEOUT?",
+    );
+    assert_eq!(outcome.stdout, "ran\n");
+}
+
+#[test]
+fn an_env_file_flag_outside_local_mode_warns_that_it_is_not_read() {
+    let secret = seed_text(r#"{"A":"1"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.arg("--env-file").arg("app.env");
+    let (outcome, env) = run.env_seen();
+    outcome
+        .code(0)
+        .stderr_has("--env-file is only read with APP_ENV=local; it is ignored");
+    assert_eq!(env["A"], "1");
 }

@@ -328,7 +328,8 @@ fn secret_holding_types_redact_their_debug_output() {
         &inherited,
         std::slice::from_ref(&entries),
         &Policy::default(),
-    );
+    )
+    .unwrap();
     let fetched = shortcut_env::source::Fetched {
         secret: "short-cut/prod/app".into(),
         version_id: Some("v".into()),
@@ -359,7 +360,12 @@ fn secret_holding_types_redact_their_debug_output() {
         format!("{{\"A\":\"{MARKER}"),
     ]
     .iter()
-    .map(|text| envmap::parse_secret("s", text).unwrap_err())
+    .map(|text| {
+        // Names and NUL bytes are checked when the environment is built, after selection.
+        envmap::parse_secret("s", text)
+            .and_then(|e| envmap::build(&Vars::default(), &[e], &Policy::default()))
+            .unwrap_err()
+    })
     .collect();
     for error in &failures {
         let shown = format!("{error} {error:?} {}", error.hint());

@@ -139,3 +139,81 @@ fn file_writes_a_private_file_and_points_a_variable_at_it() {
         .fails(78)
         .stderr_has("F is the target of more than one");
 }
+
+#[test]
+fn secret_key_is_an_ordinary_key() {
+    let secret = seed_text(r#"{"SECRET_KEY":"django","SECRET_NAME":"other/app"}"#);
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome
+        .code(0)
+        .stderr_has("skipped protected names: SECRET_NAME");
+    assert_eq!(env["SECRET_KEY"], "django");
+}
+
+#[test]
+fn bash_env_from_a_secret_does_not_run_code_in_the_command() {
+    let run = Run::bare();
+    let ran = run.path("bash-env-ran");
+    let script = run.path("evil.sh");
+    std::fs::write(&script, format!("touch {}\n", ran.display())).unwrap();
+    let secret = seed_text(&serde_json::json!({ "BASH_ENV": script, "OK": "1" }).to_string());
+    let mut run = Run::moto(&secret.name);
+    run.command(&["bash", "-c", "echo ran"]);
+    run.run()
+        .code(0)
+        .stderr_has("skipped protected names: BASH_ENV");
+    assert!(!ran.exists(), "BASH_ENV from the secret ran in the command");
+}
+
+#[test]
+fn interpreter_trust_and_proxy_variables_are_skipped_and_named() {
+    let names = [
+        "PYTHONPATH",
+        "PYTHONWARNINGS",
+        "BROWSER",
+        "NODE_OPTIONS",
+        "JAVA_TOOL_OPTIONS",
+        "GCONV_PATH",
+        "SSL_CERT_FILE",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "TMPDIR",
+    ];
+    let members: Vec<String> = names.iter().map(|n| format!(r#""{n}":"/evil""#)).collect();
+    let secret = seed_text(&format!("{{{}}}", members.join(",")));
+    let (outcome, env) = Run::moto(&secret.name).env_seen();
+    outcome
+        .code(0)
+        .stderr_has(&format!("skipped protected names: {}", names.join(", ")));
+    for name in names {
+        assert_ne!(env.get(name).map(String::as_str), Some("/evil"), "{name}");
+    }
+}
+
+#[test]
+fn allow_key_lets_one_protected_name_through() {
+    let secret = seed_text(r#"{"HTTPS_PROXY":"http://proxy:3128","NODE_OPTIONS":"--x"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.arg("--allow-key").arg("HTTPS_PROXY");
+    let (outcome, env) = run.env_seen();
+    outcome
+        .code(0)
+        .stderr_has("skipped protected names: NODE_OPTIONS");
+    assert_eq!(env["HTTPS_PROXY"], "http://proxy:3128");
+}
+
+#[test]
+fn prefix_still_writes_the_gcp_key_file() {
+    let key = r#"{"type":"service_account","private_key":"LEAKMARKER"}"#;
+    let secret = seed_text(
+        &serde_json::json!({ "GOOGLE_APPLICATION_CREDENTIALS_JSON": key, "HOST": "h" }).to_string(),
+    );
+    let mut run = Run::moto(&secret.name);
+    run.arg("--prefix").arg("APP_");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0).stderr_lacks(MARKER);
+    assert_eq!(env["APP_HOST"], "h");
+    assert!(!env.contains_key("APP_GOOGLE_APPLICATION_CREDENTIALS_JSON"));
+    let file = std::fs::read_to_string(&env["GOOGLE_APPLICATION_CREDENTIALS"]).unwrap();
+    assert_eq!(file, key);
+}

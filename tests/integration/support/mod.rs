@@ -63,8 +63,8 @@ impl Moto {
     }
 }
 
-/// The python with moto (and the standard library, for small helpers such as a parent that
-/// blocks signals before it execs the wrapper).
+/// The python with the test requirements (moto, python-dotenv), also used for small helpers such
+/// as a parent that blocks signals before it execs the wrapper.
 pub fn project_python() -> PathBuf {
     if let Some(python) = std::env::var_os("SHORTCUT_ENV_TEST_PYTHON") {
         return PathBuf::from(python);
