@@ -9,6 +9,7 @@ mod support;
 mod bad_input;
 mod config;
 mod credentials;
+mod eks;
 mod exec;
 mod faults;
 mod fetch;
