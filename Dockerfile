@@ -1,10 +1,17 @@
 # syntax=docker/dockerfile:1
 #
-# Three stages:
-#   builder       the fully static binary (x86_64-unknown-linux-musl), as scripts/build-static
-#                 builds it;
+# Four stages:
+#   builder       the fully static binary for TARGETARCH (amd64: x86_64-unknown-linux-musl, as
+#                 scripts/build-static builds it; arm64: aarch64-unknown-linux-musl), compiled
+#                 on the build machine's own platform: cross-compiling, never emulating;
 #   shortcut-env  FROM scratch, only the binary at /usr/local/bin/shortcut-env: the image to
 #                 `COPY --from=` into any other image (docker build --target shortcut-env);
+#                 multi-platform: docker buildx build --platform linux/amd64,linux/arm64;
+#   shortcut-env-prebuilt
+#                 the same image from a binary already built, dist/shortcut-env-TARGETARCH in
+#                 the build context: the release workflow puts the released (and summed)
+#                 binaries in the image this way, and scripts/check-runtime, which has no
+#                 registry to pull the builder's base from, builds and runs it;
 #   example       (the default) a FastAPI app served by uvicorn behind shortcut-env, as a model
 #                 for application images.
 # No secret is baked in: the secret is fetched when the container starts (APP_ENV, AWS_REGION,
@@ -13,24 +20,41 @@
 
 ARG RUST_VERSION=1.95
 ARG PYTHON_VERSION=3.12
+# The builder's base: a build argument so that a machine without a registry can substitute an
+# image of its own (with Rust, Debian's apt and python3).
+ARG BUILDER_IMAGE=rust:${RUST_VERSION}-slim-bookworm
 
-FROM rust:${RUST_VERSION}-slim-bookworm AS builder
-# aws-lc (the SDK's TLS crypto) is C and needs musl-gcc to target musl.
+FROM --platform=$BUILDPLATFORM ${BUILDER_IMAGE} AS builder
+ARG TARGETARCH
+# aws-lc (the SDK's TLS crypto) is C, so each target needs a C compiler for musl: musl-gcc
+# for x86_64; for aarch64, zig's (through cargo-zigbuild, both from PyPI), which cross-compiles
+# C for any target without a Debian cross toolchain or qemu. (The TLS crate is still being
+# chosen; with a pure-Rust one the aarch64 step would need no C compiler at all.)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 \
+    && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 python3-pip=23.0.1+dfsg-1 \
     && rm -rf /var/lib/apt/lists/* \
-    && rustup target add x86_64-unknown-linux-musl
+    && pip3 install --no-cache-dir --break-system-packages ziglang==0.15.2 cargo-zigbuild==0.24.1 \
+    && rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl
 WORKDIR /src
 COPY . .
-RUN CC_x86_64_unknown_linux_musl=musl-gcc \
-    cargo build --locked --profile release-static --target x86_64-unknown-linux-musl \
-        --bin shortcut-env \
-    && install -D -m 0755 target/x86_64-unknown-linux-musl/release-static/shortcut-env \
+RUN case "$TARGETARCH" in \
+        amd64) target=x86_64-unknown-linux-musl; build="build" ;; \
+        arm64) target=aarch64-unknown-linux-musl; build="zigbuild" ;; \
+        *) echo "unsupported TARGETARCH=$TARGETARCH (amd64 or arm64)" >&2; exit 1 ;; \
+    esac \
+    && CC_x86_64_unknown_linux_musl=musl-gcc \
+        cargo "$build" --locked --profile release-static --target "$target" --bin shortcut-env \
+    && install -D -m 0755 "target/$target/release-static/shortcut-env" \
         /out/usr/local/bin/shortcut-env
 
 FROM scratch AS shortcut-env
 COPY --from=builder /out/usr/local/bin/shortcut-env /usr/local/bin/shortcut-env
 # Runnable on its own for a quick check: docker run --rm -e APP_ENV=local IMAGE --help
+ENTRYPOINT ["/usr/local/bin/shortcut-env"]
+
+FROM scratch AS shortcut-env-prebuilt
+ARG TARGETARCH
+COPY --chmod=0755 dist/shortcut-env-${TARGETARCH} /usr/local/bin/shortcut-env
 ENTRYPOINT ["/usr/local/bin/shortcut-env"]
 
 FROM python:${PYTHON_VERSION}-slim AS example

@@ -409,7 +409,9 @@ impl Error {
                                              directory (with readonlyRootFilesystem, mount a \
                                              volume there)"
                 .into(),
-            NoCredentials(_) => "on ECS, set the task definition's taskRoleArn; locally, run \
+            NoCredentials(_) => "on ECS, set the task definition's taskRoleArn; on EKS, \
+                                 annotate the ServiceAccount with eks.amazonaws.com/role-arn \
+                                 (IRSA) or create a Pod Identity association; locally, run \
                                  `aws sso login` or set AWS_PROFILE, or export \
                                  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; or use APP_ENV=local \
                                  with a .env file"

@@ -1,6 +1,6 @@
 """What can be checked of the container files without a Docker engine.
 
-- Dockerfile: the three stages, the exec-form ENTRYPOINT/CMD of the example image, a non-root
+- Dockerfile: the four stages (the builder cross-compiling for TARGETARCH), the exec-form ENTRYPOINT/CMD of the example image, a non-root
   user, no secret baked in (.dockerignore keeps .env out, no ENV/ARG carries a secret's key),
   the builder building what scripts/build-static builds.
 - docker-compose.yml: the local default and the `aws` profile (the schema itself is checked by
@@ -61,7 +61,7 @@ class Dockerfile(unittest.TestCase):
         cls.stages = []  # (name, base, [instructions])
         for item in cls.instructions:
             if item["instruction"] == "FROM":
-                words = item["value"].split()
+                words = [w for w in item["value"].split() if not w.startswith("--platform=")]
                 name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
                 cls.stages.append((name, words[0], []))
             elif cls.stages:
@@ -76,8 +76,31 @@ class Dockerfile(unittest.TestCase):
     def values(self, body, instruction):
         return [i["value"] for i in body if i["instruction"] == instruction]
 
-    def test_three_stages_with_the_example_app_last(self):
-        self.assertEqual([s[0] for s in self.stages], ["builder", "shortcut-env", "example"])
+    def test_four_stages_with_the_example_app_last(self):
+        self.assertEqual(
+            [s[0] for s in self.stages],
+            ["builder", "shortcut-env", "shortcut-env-prebuilt", "example"],
+        )
+
+    def test_the_prebuilt_stage_is_the_binary_stage_from_a_binary_in_the_context(self):
+        base, body = self.stage("shortcut-env-prebuilt")
+        self.assertEqual(base, "scratch")
+        self.assertEqual(
+            self.values(body, "COPY"),
+            ["--chmod=0755 dist/shortcut-env-${TARGETARCH} /usr/local/bin/shortcut-env"],
+        )
+        self.assertEqual(self.values(body, "RUN"), [])
+        _, binary = self.stage("shortcut-env")
+        self.assertEqual(self.values(body, "ENTRYPOINT"), self.values(binary, "ENTRYPOINT"))
+
+    def test_the_builder_cross_compiles_on_the_build_platform(self):
+        from_line = next(i["value"] for i in self.instructions if i["instruction"] == "FROM")
+        self.assertIn("--platform=$BUILDPLATFORM", from_line)
+        _, body = self.stage("builder")
+        self.assertIn("TARGETARCH", self.values(body, "ARG"))
+        run = " ".join(self.values(body, "RUN"))
+        self.assertIn("amd64) target=x86_64-unknown-linux-musl", run)
+        self.assertIn("arm64) target=aarch64-unknown-linux-musl", run)
 
     def test_the_binary_stage_holds_only_the_binary(self):
         base, body = self.stage("shortcut-env")
@@ -96,10 +119,11 @@ class Dockerfile(unittest.TestCase):
         profile = re.search(r"^PROFILE=(\S+)", script, re.M).group(1)
         target = re.search(r"^TARGET=(\S+)", script, re.M).group(1)
         self.assertIn(f"--profile {profile}", run)
-        self.assertIn(f"--target {target}", run)
+        self.assertIn(f"target={target}", run)
+        self.assertIn('--target "$target"', run)
         self.assertIn("--locked", run)
         self.assertIn("CC_x86_64_unknown_linux_musl=musl-gcc", run)
-        self.assertIn(f"target/{target}/{profile}/shortcut-env", run)
+        self.assertIn(f'"target/$target/{profile}/shortcut-env"', run)
 
     def test_the_example_image_runs_uvicorn_behind_the_wrapper_in_exec_form(self):
         _, body = self.stage("example")
@@ -154,6 +178,10 @@ class Dockerfile(unittest.TestCase):
             if item["instruction"] != "COPY" or "--from=" in item["value"]:
                 continue
             for source in item["value"].split()[:-1]:
+                if source.startswith("--"):
+                    continue
+                if source.startswith("dist/"):  # put there by whoever builds that stage
+                    continue
                 self.assertTrue((ROOT / source).exists(), item["content"])
 
 

@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod config;
 mod credentials;
+mod eks;
 mod exec;
 mod faults;
 mod fetch;

@@ -131,6 +131,9 @@ struct ProxyState {
     seen: Vec<Request>,
     /// When each request arrived, in order.
     arrivals: Vec<Instant>,
+    /// The body of every answer relayed from the upstream, in order (e.g. the credentials an
+    /// STS answer handed out, to check which key signed the next call).
+    answers: Vec<Vec<u8>>,
 }
 
 /// A fault-injecting proxy in front of an upstream HTTP server (moto).
@@ -156,7 +159,9 @@ impl Proxy {
                 next.or_else(|| state.default.clone())
                     .unwrap_or(Fault::Forward)
             };
-            act(fault, request, stream, upstream_port);
+            if let Some(answer) = act(fault, request, stream, upstream_port) {
+                shared.lock().unwrap().answers.push(answer);
+            }
         });
         Proxy { port, state }
     }
@@ -186,6 +191,11 @@ impl Proxy {
         self.state.lock().unwrap().arrivals.clone()
     }
 
+    /// The bodies of the upstream's answers that were relayed, in order.
+    pub fn answers(&self) -> Vec<Vec<u8>> {
+        self.state.lock().unwrap().answers.clone()
+    }
+
     /// The `X-Amz-Target` of every request seen, e.g. `secretsmanager.GetSecretValue`.
     pub fn targets(&self) -> Vec<String> {
         self.requests()
@@ -195,12 +205,18 @@ impl Proxy {
     }
 }
 
-fn act(fault: Fault, request: Request, mut stream: TcpStream, upstream_port: u16) {
+/// Answers one request as `fault` says; returns the upstream's answer body when one was relayed.
+fn act(
+    fault: Fault,
+    request: Request,
+    mut stream: TcpStream,
+    upstream_port: u16,
+) -> Option<Vec<u8>> {
     match fault {
-        Fault::Forward => forward(&request, &mut stream, upstream_port),
+        Fault::Forward => return forward(&request, &mut stream, upstream_port),
         Fault::Delay(delay) => {
             thread::sleep(delay.min(MAX_HANG));
-            forward(&request, &mut stream, upstream_port);
+            return forward(&request, &mut stream, upstream_port);
         }
         Fault::Error {
             status,
@@ -246,9 +262,7 @@ fn act(fault: Fault, request: Request, mut stream: TcpStream, upstream_port: u16
             );
         }
         Fault::Truncate => {
-            let Some((head, body)) = upstream_answer(&request, upstream_port) else {
-                return;
-            };
+            let (head, body) = upstream_answer(&request, upstream_port)?;
             let _ = stream
                 .write_all(format!("{head}content-length: {}\r\n\r\n", body.len()).as_bytes());
             let _ = stream.write_all(&body[..body.len() / 2]);
@@ -262,13 +276,13 @@ fn act(fault: Fault, request: Request, mut stream: TcpStream, upstream_port: u16
             thread::sleep(MAX_HANG);
         }
     }
+    None
 }
 
-/// Relays one request to the upstream and its answer back, with `connection: close`.
-fn forward(request: &Request, stream: &mut TcpStream, upstream_port: u16) {
-    let Some((mut head, body)) = upstream_answer(request, upstream_port) else {
-        return;
-    };
+/// Relays one request to the upstream and its answer back, with `connection: close`; returns
+/// the answer's body.
+fn forward(request: &Request, stream: &mut TcpStream, upstream_port: u16) -> Option<Vec<u8>> {
+    let (mut head, body) = upstream_answer(request, upstream_port)?;
     head.push_str(&format!(
         "content-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
@@ -276,6 +290,7 @@ fn forward(request: &Request, stream: &mut TcpStream, upstream_port: u16) {
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&body);
     let _ = stream.flush();
+    Some(body)
 }
 
 /// Sends one request to the upstream; returns the status line and headers of its answer
@@ -384,6 +399,11 @@ impl CredentialsEndpoint {
 
     pub fn uri(&self) -> String {
         format!("http://127.0.0.1:{}/v2/credentials/task", self.port)
+    }
+
+    /// The EKS Pod Identity agent's path (its address is 169.254.170.23; here loopback).
+    pub fn pod_identity_uri(&self) -> String {
+        format!("http://127.0.0.1:{}/v1/credentials", self.port)
     }
 
     pub fn requests(&self) -> Vec<Request> {
