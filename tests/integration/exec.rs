@@ -181,10 +181,11 @@ fn a_variable_over_128_kib_is_e2big_126_naming_it() {
 #[test]
 fn an_environment_over_arg_max_is_e2big_126_naming_the_largest() {
     let mut run = Run::local();
-    // 60 × 120 KiB: over the kernel's 6 MiB cap whatever the stack limit.
-    big_env_file(&mut run, 60, 120 * 1024);
+    // 8 × 100 KiB, each under the 128 KiB per-string cap and together under the env file's
+    // 1 MiB bound, but over ARG_MAX with a 1 MiB stack limit (ARG_MAX is a quarter of it).
+    big_env_file(&mut run, 8, 100 * 1024);
     run.command(&["/bin/echo", "ran"]);
-    run.run()
+    run.run_after("ulimit -s 1024")
         .fails(126)
         .stderr_has("more than the limit of")
         .stderr_has("largest: BIG_")
