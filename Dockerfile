@@ -15,7 +15,7 @@ ARG RUST_VERSION=1.95
 ARG PYTHON_VERSION=3.12
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS builder
-# aws-lc (the SDK's TLS crypto) is C and needs musl-gcc to target musl.
+# ring (the TLS crypto) has C and assembly parts and needs musl-gcc to target musl.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 \
     && rm -rf /var/lib/apt/lists/* \
