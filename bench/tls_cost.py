@@ -4,8 +4,8 @@
 
 For each binary (e.g. the build before and after a change) and each configuration below, it
 runs starts against moto, interleaved run by run, and reports the median user+sys CPU of a
-start (from the kernel's rusage of each child: no shell, no hyperfine in between), the peak
-RSS, and the instructions of one start under callgrind with the inclusive share of the parts
+start (from the kernel's rusage of each child: no shell, no hyperfine in between) and the
+instructions of one start under callgrind with the inclusive share of the parts
 of a start named in PARTS (the binary must keep its symbols: `cargo build --profile profiling`).
 curl (OpenSSL) is measured alongside with the same trust. Results go to
 bench/results/tls-cost.{json,md}.
@@ -43,7 +43,8 @@ PARTS = {
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """user+sys CPU (ms) and max RSS (KiB) of one run, from wait4's rusage."""
+    """user+sys CPU (ms) of one run, from wait4's rusage, and its max RSS (KiB), which is not
+    reported: after fork it still holds the Python parent's (use /usr/bin/time for RSS)."""
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
@@ -53,16 +54,18 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 def inclusive(out: Path) -> tuple[int, dict[str, int]]:
     """Total instructions and the inclusive count of each part of PARTS."""
-    done = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out)],
-                          capture_output=True, text=True, check=True)
     total, parts = 0, {}
+    for line in out.read_text(errors="replace").splitlines():
+        if line.startswith(("summary:", "totals:")):
+            total = int(line.split()[1])
+    done = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(out)],
+                          capture_output=True, text=True)
     for line in done.stdout.splitlines():
         m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)", line)
         if not m:
             continue
         count, symbol = int(m.group(1).replace(",", "")), m.group(2)
         if "PROGRAM TOTALS" in symbol:
-            total = count
             continue
         for part, pattern in PARTS.items():
             # The first (largest) match of each part: callgrind_annotate sorts by inclusive cost.
@@ -139,7 +142,6 @@ def main() -> None:
                     "cpu_ms_median": statistics.median(cpu[i]),
                     "cpu_ms_p10": statistics.quantiles(cpu[i], n=10)[0],
                     "cpu_ms_p90": statistics.quantiles(cpu[i], n=10)[-1],
-                    "rss_kib": statistics.median(rss[i]),
                     "instructions": total, "parts": parts,
                 })
         finally:
@@ -158,11 +160,11 @@ def markdown(report: dict) -> str:
     lines = [f"{report['machine']}; {report['runs']} interleaved runs per row (CPU = user+sys from "
              f"rusage, median, p10–p90), instructions from one start under callgrind; 1-minute "
              f"load {report['load_before']:.1f} before, {report['load_after']:.1f} after.", "",
-             "| binary | configuration | CPU per start | p10–p90 | peak RSS | instructions |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
+             "| binary | configuration | CPU per start | p10–p90 | instructions |",
+             "| --- | --- | ---: | ---: | ---: |"]
     for r in report["rows"]:
         lines.append(f"| {r['binary']} | {r['config']} | {r['cpu_ms_median']:.1f} ms | "
-                     f"{r['cpu_ms_p10']:.1f}–{r['cpu_ms_p90']:.1f} ms | {r['rss_kib'] / 1024:.1f} MiB | "
+                     f"{r['cpu_ms_p10']:.1f}–{r['cpu_ms_p90']:.1f} ms | "
                      f"{r['instructions'] / 1e6:,.1f} M |")
     lines += ["", "Inclusive instructions of the parts of a start (callgrind):", "",
               "| binary | configuration | part | instructions | share |", "| --- | --- | --- | ---: | ---: |"]

@@ -302,7 +302,9 @@ fn pem_certificates(text: &[u8]) -> impl Iterator<Item = CertificateDer<'static>
 
 /// Whether rustls accepts `cert` as a trust anchor (parses it; the SDK would panic otherwise).
 fn usable(cert: &CertificateDer<'_>) -> bool {
-    rustls::RootCertStore::empty().add(cert.clone().into_owned()).is_ok()
+    rustls::RootCertStore::empty()
+        .add(cert.clone().into_owned())
+        .is_ok()
 }
 
 /// The first system bundle with a usable certificate, else the system directories.
@@ -564,7 +566,10 @@ mod tests {
             "SSL_CERT_DIR" => Some("/a::/b".into()),
             _ => None,
         });
-        assert_eq!(sources.cert_files, [("SSL_CERT_FILE", PathBuf::from("/x/ca.pem"))]);
+        assert_eq!(
+            sources.cert_files,
+            [("SSL_CERT_FILE", PathBuf::from("/x/ca.pem"))]
+        );
         assert_eq!(
             sources.cert_dirs,
             [PathBuf::from("/a"), PathBuf::from("/b")]
@@ -603,7 +608,8 @@ mod tests {
     #[test]
     fn pem_sections_between_other_text_are_read_and_broken_ones_skipped() {
         let certs = embedded_roots();
-        let mut text = b"# a comment\n-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n".to_vec();
+        let mut text =
+            b"# a comment\n-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n".to_vec();
         text.extend(pem(&certs[..2]));
         text.extend(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
         text.extend(b"-----BEGIN CERTIFICATE-----\nAAAA"); // cut short
@@ -613,6 +619,9 @@ mod tests {
     #[test]
     fn aws_ca_bundle_is_read_from_the_lookup() {
         let sources = Sources::system(|name| (name == "AWS_CA_BUNDLE").then(|| "/x/b.pem".into()));
-        assert_eq!(sources.cert_files, [("AWS_CA_BUNDLE", PathBuf::from("/x/b.pem"))]);
+        assert_eq!(
+            sources.cert_files,
+            [("AWS_CA_BUNDLE", PathBuf::from("/x/b.pem"))]
+        );
     }
 }

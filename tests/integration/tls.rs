@@ -247,7 +247,8 @@ fn refused(adjust: impl FnOnce(&mut rcgen::CertificateParams)) {
     let secret = seed_text(&guide_secret());
     let mut run = Run::aws(&endpoint.url(), &secret.name);
     let ca = endpoint.write_ca(run.temp.path());
-    run.env("SSL_CERT_FILE", &ca).env("SHORTCUT_ENV_TIMEOUT", "3");
+    run.env("SSL_CERT_FILE", &ca)
+        .env("SHORTCUT_ENV_TIMEOUT", "3");
     let outcome = run.command(&["/usr/bin/env"]).run();
     outcome
         .fails(69)
