@@ -26,10 +26,9 @@ ARG BUILDER_IMAGE=rust:${RUST_VERSION}-slim-bookworm
 
 FROM --platform=$BUILDPLATFORM ${BUILDER_IMAGE} AS builder
 ARG TARGETARCH
-# aws-lc (the SDK's TLS crypto) is C, so each target needs a C compiler for musl: musl-gcc
-# for x86_64; for aarch64, zig's (through cargo-zigbuild, both from PyPI), which cross-compiles
-# C for any target without a Debian cross toolchain or qemu. (The TLS crate is still being
-# chosen; with a pure-Rust one the aarch64 step would need no C compiler at all.)
+# ring (the TLS crypto) has C and assembly parts, so each target needs a C compiler for musl:
+# musl-gcc for x86_64; for aarch64, zig's (through cargo-zigbuild, both from PyPI), which
+# cross-compiles C for any target without a Debian cross toolchain or qemu.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 python3-pip=23.0.1+dfsg-1 \
     && rm -rf /var/lib/apt/lists/* \

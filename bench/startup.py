@@ -9,6 +9,11 @@ guide-shaped secret (bench/secret.json):
   curl --aws-sigv4 (one signed GetSecretValue, no SDK: the floor)
   aws secretsmanager get-secret-value (the AWS CLI from PyPI)
 
+Over HTTPS (bench/tls_proxy.py: a loopback TLS proxy in front of the same endpoint, with a
+private CA), every client trusts the same set, the system bundle plus that CA: shortcut-env is
+given ``SSL_CERT_FILE=`` the CA (which adds to the system store), curl ``--cacert`` the bundle
+with the CA appended, boto3 and the AWS CLI ``AWS_CA_BUNDLE=`` that bundle.
+
 Wall time and user+sys CPU come from hyperfine, run in rounds whose command order rotates so
 that slow drifts of the machine hit every command alike; peak RSS from /usr/bin/time, with the
 commands interleaved; instructions from one start under callgrind (the endpoint runs in its own
@@ -56,14 +61,14 @@ def seed_moto(port: int, secret: str) -> None:
     client.create_secret(Name=SECRET_NAME, SecretString=secret)
 
 
-def base_env(port: int, work: Path) -> dict[str, str]:
+def base_env(url: str, work: Path, tls: Path | None = None) -> dict[str, str]:
     """A cleared environment: only what the commands need, the same for all of them."""
-    return {
+    env = {
         "PATH": f"{sys.prefix}/bin:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(work / "home"),
         "TMPDIR": str(work / "tmp"),
         "LANG": "C.UTF-8",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -73,32 +78,40 @@ def base_env(port: int, work: Path) -> dict[str, str]:
         "SECRET_NAME": SECRET_NAME,
         "SHORTCUT_ENV_CREDENTIALS_DIR": str(work / "creds"),
     }
+    if tls:
+        env["SSL_CERT_FILE"] = str(tls / "ca.pem")
+    return env
 
 
-def commands(args: argparse.Namespace, port: int) -> list[tuple[str, list[str]]]:
+def commands(args: argparse.Namespace, url: str, tls: Path | None) -> list[tuple[str, list[str]]]:
+    """The commands, for `url`; over HTTPS (`tls` holds the proxy's CA files) with one trust."""
     python = sys.executable
+    # boto3 and the AWS CLI read AWS_CA_BUNDLE (it replaces their CA set: the bundle holds the
+    # system's CAs plus the private one); /usr/bin/env sets it for them alone.
+    py_trust = ["env", f"AWS_CA_BUNDLE={tls / 'bundle.pem'}"] if tls else []
+    curl_trust = ["--cacert", str(tls / "bundle.pem")] if tls else []
     cmds = [("shortcut-env", [str(args.plain), "--", "true"])]
     if args.static:
         cmds.append(("shortcut-env (static, musl)", [str(args.static), "--", "true"]))
     cmds += [
-        ("python bootstrap (boto3)", [python, str(BENCH / "legacy_bootstrap.py"), "true"]),
+        ("python bootstrap (boto3)", [*py_trust, python, str(BENCH / "legacy_bootstrap.py"), "true"]),
         (
             "curl --aws-sigv4 (floor)",
             [
-                "curl", "-sS", "--fail-with-body", "-o", "/dev/null",
+                "curl", "-sS", "--fail-with-body", "-o", "/dev/null", *curl_trust,
                 "--aws-sigv4", f"aws:amz:{REGION}:secretsmanager",
                 "--user", "testing:testing",
                 "-H", "X-Amz-Target: secretsmanager.GetSecretValue",
                 "-H", "Content-Type: application/x-amz-json-1.1",
                 "--data", json.dumps({"SecretId": SECRET_NAME}),
-                f"http://127.0.0.1:{port}/",
+                f"{url}/",
             ],
         ),
         (
             "aws secretsmanager get-secret-value",
             [
-                str(Path(python).parent / "aws"), "secretsmanager", "get-secret-value",
-                "--secret-id", SECRET_NAME, "--endpoint-url", f"http://127.0.0.1:{port}",
+                *py_trust, str(Path(python).parent / "aws"), "secretsmanager", "get-secret-value",
+                "--secret-id", SECRET_NAME, "--endpoint-url", url,
                 "--output", "json",
             ],
         ),
@@ -244,6 +257,8 @@ def ratios(rows: dict[str, dict]) -> dict[str, float]:
         if name in rows:
             out[f"{name} / curl"] = rows[name]["median_ms"] / curl
             out[f"python / {name}"] = py / rows[name]["median_ms"]
+            out[f"{name} CPU / curl CPU"] = rows[name]["cpu_ms"] / rows["curl --aws-sigv4 (floor)"]["cpu_ms"]
+            out[f"python CPU / {name} CPU"] = rows["python bootstrap (boto3)"]["cpu_ms"] / rows[name]["cpu_ms"]
     return out
 
 
@@ -312,6 +327,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rss-runs", type=int, default=10)
     parser.add_argument("--no-moto", action="store_true", help="only the canned endpoint")
+    parser.add_argument("--no-https", action="store_true", help="plain HTTP endpoints only")
     parser.add_argument("--no-callgrind", action="store_true")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw the table and chart from results/startup.json")
@@ -333,24 +349,37 @@ def main() -> None:
         "endpoints": {},
         "load_before": os.getloadavg()[0],
     }
+    certs = Path(tempfile.mkdtemp(prefix="shortcut-env-bench-tls-"))
     try:
         canned, canned_port = start_server([sys.executable, str(BENCH / "endpoint.py")])
         servers.append(canned)
-        endpoints = [("canned", canned_port, "bench/endpoint.py: asyncio, a fixed answer, no throttling")]
+        plain = [("canned", canned_port, "bench/endpoint.py: asyncio, a fixed answer, no throttling")]
         if not args.no_moto:
             moto, moto_port = start_server([sys.executable, str(ROOT / "tests/support/moto_server.py")])
             servers.append(moto)
             seed_moto(moto_port, secret)
-            endpoints.append(("moto", moto_port, "moto's Secrets Manager server, as in the tests"))
+            plain.append(("moto", moto_port, "moto's Secrets Manager server, as in the tests"))
+        # (label, url, about, directory of the TLS proxy's CA files or None)
+        endpoints = [(label, f"http://127.0.0.1:{port}", about, None) for label, port, about in plain]
+        if not args.no_https:
+            for label, port, about in plain:
+                sub = certs / label
+                sub.mkdir()
+                proxy, proxy_port = start_server([sys.executable, str(BENCH / "tls_proxy.py"),
+                                                  "--upstream", str(port), "--dir", str(sub)])
+                servers.append(proxy)
+                endpoints.append((f"{label} over HTTPS", f"https://127.0.0.1:{proxy_port}",
+                                  f"{about}, behind bench/tls_proxy.py (TLS 1.3, RSA 2048 "
+                                  "certificate from a private CA; system bundle + CA trusted)", sub))
         size = sizes(args)
         report["size_notes"] = size
-        for label, port, about in endpoints:
+        for label, url, about, tls in endpoints:
             with tempfile.TemporaryDirectory(prefix="shortcut-env-bench-") as tmp:
                 work = Path(tmp)
                 for sub in ("home", "tmp", "creds"):
                     (work / sub).mkdir(mode=0o700)
-                env = base_env(port, work)
-                cmds = commands(args, port)
+                env = base_env(url, work, tls)
+                cmds = commands(args, url, tls)
                 for name, cmd in cmds:
                     check(name, cmd, env)
                 print(f"[{label}] hyperfine: {args.rounds} rounds × {args.runs} runs", file=sys.stderr)
@@ -368,6 +397,7 @@ def main() -> None:
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout=10)
+        shutil.rmtree(certs, ignore_errors=True)
     report["load_after"] = os.getloadavg()[0]
     (RESULTS / "startup.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "startup.md").write_text(markdown(report))

@@ -80,6 +80,13 @@ pub enum Error {
         value: String,
         reason: &'static str,
     },
+    /// `SSL_CERT_FILE`, `AWS_CA_BUNDLE` or `SSL_CERT_DIR` names nothing usable (src/tls.rs).
+    #[error("{name}={path:?} cannot be used as trusted certificates: {reason}")]
+    TrustStoreUnusable {
+        name: &'static str,
+        path: String,
+        reason: String,
+    },
     #[error("Secrets Manager rejected the request for {secret}: {detail}")]
     RequestRejected { secret: String, detail: String },
     #[error("{0} is not valid Unicode")]
@@ -196,6 +203,7 @@ impl Error {
             | ProtectedTarget { .. }
             | DuplicateTarget { .. }
             | InvalidSetting { .. }
+            | TrustStoreUnusable { .. }
             | RequestRejected { .. }
             | NotUnicode(_)
             | EnvFileMissing { .. }
@@ -249,6 +257,7 @@ impl Error {
             JsonKeyMissing { .. } => "json-key-missing",
             FileKeyMissing { .. } => "file-key-missing",
             InvalidSetting { .. } => "invalid-setting",
+            TrustStoreUnusable { .. } => "trust-store-unusable",
             RequestRejected { .. } => "request-rejected",
             NotUnicode(_) => "not-unicode",
             EnvFileMissing { .. } => "env-file-missing",
@@ -337,6 +346,11 @@ impl Error {
             InvalidSetting { name, .. } => {
                 format!("fix {name}; see `shortcut-env --help` for its accepted values")
             }
+            TrustStoreUnusable { name, .. } => format!(
+                "fix or unset {name}: SSL_CERT_FILE and AWS_CA_BUNDLE name a PEM file of CA \
+                 certificates, SSL_CERT_DIR directories of them, added to the system roots; see \
+                 docs/troubleshooting.md#trust-store-unusable"
+            ),
             RequestRejected { .. } => "check SECRET_NAME, SECRET_VERSION_ID (a version id is a \
                                        UUID) and SECRET_VERSION_STAGE"
                 .into(),

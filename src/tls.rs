@@ -8,13 +8,25 @@
 //! 1. the system's CA bundle, read from the usual locations of Linux distributions;
 //! 2. when there is none (or it holds no usable certificate), the public roots embedded in the
 //!    binary (Mozilla's set, from the `webpki-root-certs` crate, which includes Amazon's roots);
-//! 3. plus the certificates of `SSL_CERT_FILE` and `SSL_CERT_DIR`: a private CA (a TLS-inspecting
-//!    proxy, a VPC endpoint behind a private CA, a test endpoint) is *added* to the public roots
-//!    instead of replacing them.
+//! 3. plus the certificates of `SSL_CERT_FILE`, `AWS_CA_BUNDLE` (the AWS SDKs' variable) and
+//!    `SSL_CERT_DIR`: a private CA (a TLS-inspecting proxy, a VPC endpoint behind a private CA,
+//!    a test endpoint) is *added* to the public roots instead of replacing them.
 //!
-//! A variable that names something unreadable, or no certificate at all, is a configuration
-//! error (78) rather than a silently ignored one.
+//! Every certificate is kept once: a file already read (the same inode, e.g. `SSL_CERT_FILE`
+//! naming the system bundle, or the hashed links of `SSL_CERT_DIR=/etc/ssl/certs`) is not read
+//! again, and a certificate already held is not checked or handed to rustls again, so naming the
+//! system store through these variables costs next to nothing.
+//!
+//! Every read is bounded ([`MAX_FILE_BYTES`], [`MAX_DIR_BYTES`], [`MAX_DIR_ENTRIES`]) and only
+//! regular files are read, opened without blocking: `SSL_CERT_DIR=/proc/self` or a FIFO as
+//! `SSL_CERT_FILE` fails at once instead of exhausting memory or hanging. A variable that names
+//! something unreadable, too large, or no certificate at all, is a configuration error (78)
+//! naming the variable, rather than a silently ignored one.
 
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -42,6 +54,14 @@ pub const SYSTEM_BUNDLES: &[&str] = &[
 /// Hashed certificate directories, read only when no bundle file exists.
 pub const SYSTEM_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
 
+/// The largest certificate file read. The system bundles of Linux distributions are about
+/// 0.2 MiB; anything past this is not a CA bundle (`/proc/self/pagemap`, a disk image, …).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+/// The most bytes read from all the files of one certificate directory.
+pub const MAX_DIR_BYTES: u64 = 16 << 20;
+/// The most entries looked at in one certificate directory (`/etc/ssl/certs` holds about 300).
+pub const MAX_DIR_ENTRIES: usize = 10_000;
+
 /// Where the trusted roots come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Base {
@@ -55,9 +75,9 @@ pub enum Base {
 #[derive(Debug)]
 pub struct Roots {
     pub base: Base,
-    /// Every trusted certificate, base first, then private ones (DER).
+    /// Every trusted certificate, once, base first, then private ones (DER).
     pub certs: Vec<CertificateDer<'static>>,
-    /// How many of `certs` came from `SSL_CERT_FILE` / `SSL_CERT_DIR`.
+    /// How many of `certs` came from the variables only (not already in the base).
     pub private: usize,
 }
 
@@ -66,20 +86,24 @@ pub struct Roots {
 pub struct Sources {
     pub system_bundles: Vec<PathBuf>,
     pub system_dirs: Vec<PathBuf>,
-    /// `SSL_CERT_FILE`
-    pub cert_file: Option<PathBuf>,
+    /// `SSL_CERT_FILE` then `AWS_CA_BUNDLE`, with the variable's name for errors.
+    pub cert_files: Vec<(&'static str, PathBuf)>,
     /// `SSL_CERT_DIR`, split on `:`
     pub cert_dirs: Vec<PathBuf>,
 }
 
 impl Sources {
-    /// The system's locations and the `SSL_CERT_FILE` / `SSL_CERT_DIR` variables of `lookup`.
+    /// The system's locations and the `SSL_CERT_FILE` / `AWS_CA_BUNDLE` / `SSL_CERT_DIR`
+    /// variables of `lookup`.
     pub fn system(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Sources {
         let non_empty = |name: &str| lookup(name).filter(|value| !value.is_empty());
         Sources {
             system_bundles: SYSTEM_BUNDLES.iter().map(PathBuf::from).collect(),
             system_dirs: SYSTEM_DIRS.iter().map(PathBuf::from).collect(),
-            cert_file: non_empty("SSL_CERT_FILE").map(PathBuf::from),
+            cert_files: ["SSL_CERT_FILE", "AWS_CA_BUNDLE"]
+                .into_iter()
+                .filter_map(|name| Some((name, PathBuf::from(non_empty(name)?))))
+                .collect(),
             cert_dirs: non_empty("SSL_CERT_DIR")
                 .map(|dirs| {
                     std::env::split_paths(&dirs)
@@ -91,31 +115,212 @@ impl Sources {
     }
 }
 
-/// Keeps the certificates rustls accepts as trust anchors (the SDK would panic on the others).
-fn usable(certs: Vec<CertificateDer<'static>>) -> Vec<CertificateDer<'static>> {
-    certs
-        .into_iter()
-        .filter(|cert| rustls::RootCertStore::empty().add(cert.clone()).is_ok())
-        .collect()
+/// Why a file of trust material was not read.
+#[derive(Debug)]
+enum Unreadable {
+    /// It could not be opened or read (missing, permissions, I/O error).
+    Io,
+    /// It is not a regular file (a directory, FIFO, socket, device).
+    NotRegular,
+    /// It is larger than the cap.
+    TooLarge,
 }
 
-fn load(file: Option<&Path>, dir: Option<&Path>) -> Vec<CertificateDer<'static>> {
-    usable(rustls_native_certs::load_certs_from_paths(file, dir).certs)
-}
-
-fn system_roots(sources: &Sources) -> Vec<CertificateDer<'static>> {
-    if let Some(bundle) = sources.system_bundles.iter().find(|p| p.is_file()) {
-        let certs = load(Some(bundle), None);
-        if !certs.is_empty() {
-            return certs;
+impl Unreadable {
+    fn reason(&self) -> String {
+        match self {
+            Unreadable::Io => "it cannot be opened or read".into(),
+            Unreadable::NotRegular => "it is not a regular file".into(),
+            Unreadable::TooLarge => {
+                format!("it is larger than {} MiB", MAX_FILE_BYTES >> 20)
+            }
         }
     }
-    sources
-        .system_dirs
-        .iter()
-        .filter(|d| d.is_dir())
-        .flat_map(|dir| load(None, Some(dir)))
-        .collect()
+}
+
+/// The files already read, by `(device, inode)`, and the certificates already held.
+#[derive(Default)]
+struct Collector {
+    files: HashSet<(u64, u64)>,
+    certs: Vec<CertificateDer<'static>>,
+    held: HashSet<Held>,
+}
+
+/// A certificate as a set key: hashed by its length and last bytes (the end of its signature,
+/// which differs between distinct certificates) rather than all of it, compared in full.
+#[derive(PartialEq, Eq)]
+struct Held(CertificateDer<'static>);
+
+impl std::hash::Hash for Held {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let der = self.0.as_ref();
+        state.write_usize(der.len());
+        state.write(&der[der.len().saturating_sub(16)..]);
+    }
+}
+
+impl Collector {
+    /// Reads `path` unless it was read already: at most `cap` bytes of a regular file.
+    ///
+    /// It is opened with `O_NONBLOCK` so that a FIFO does not block the open, then checked on
+    /// the open descriptor (no race with a rename); `Ok(None)` means already read.
+    fn read(&mut self, path: &Path, cap: u64) -> Result<Option<Vec<u8>>, Unreadable> {
+        let file = File::options()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(path)
+            .map_err(|_| Unreadable::Io)?;
+        let meta = file.metadata().map_err(|_| Unreadable::Io)?;
+        if !meta.is_file() {
+            return Err(Unreadable::NotRegular);
+        }
+        if meta.len() > cap {
+            return Err(Unreadable::TooLarge);
+        }
+        if !self.files.insert((meta.dev(), meta.ino())) {
+            return Ok(None);
+        }
+        // Files of /proc report a size of 0 and may be endless: the read itself is bounded.
+        let mut text = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.take(cap + 1)
+            .read_to_end(&mut text)
+            .map_err(|_| Unreadable::Io)?;
+        if text.len() as u64 > cap {
+            return Err(Unreadable::TooLarge);
+        }
+        Ok(Some(text))
+    }
+
+    /// Adds the usable certificates of PEM `text` not held yet; returns how many it holds.
+    ///
+    /// Certificates rustls does not accept as trust anchors are left out (the SDK would panic
+    /// on them); each new one is checked once, a repeated one not at all.
+    fn add_pem(&mut self, text: &[u8]) -> usize {
+        let mut found = 0;
+        for cert in pem_certificates(text) {
+            found += 1;
+            let key = Held(cert);
+            if !self.held.contains(&key) && usable(&key.0) {
+                self.certs.push(key.0.clone());
+                self.held.insert(key);
+            }
+        }
+        found
+    }
+
+    /// Reads the regular files of `dir` (not recursively), within [`MAX_DIR_ENTRIES`] and
+    /// [`MAX_DIR_BYTES`]. Entries that are not regular files, or cannot be read, are skipped,
+    /// as OpenSSL would; one too large is an error, and so is a directory without a certificate.
+    fn add_dir(&mut self, dir: &Path) -> Result<(), String> {
+        let mut found = 0;
+        let entries = std::fs::read_dir(dir).map_err(|_| "it is not a readable directory")?;
+        let mut budget = MAX_DIR_BYTES;
+        for (n, entry) in entries.enumerate() {
+            if n >= MAX_DIR_ENTRIES {
+                return Err(format!("it has more than {MAX_DIR_ENTRIES} entries"));
+            }
+            let Ok(entry) = entry else { continue };
+            let path = entry.path();
+            // Follows symlinks (`openssl rehash` makes them); skips without opening what is
+            // not a regular file or was read already.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            if self.files.contains(&(meta.dev(), meta.ino())) {
+                // Read already, from this directory or elsewhere (the system bundle).
+                found += 1;
+                continue;
+            }
+            match self.read(&path, MAX_FILE_BYTES.min(budget)) {
+                Ok(Some(text)) => {
+                    budget -= text.len() as u64;
+                    found += self.add_pem(&text);
+                }
+                Ok(None) | Err(Unreadable::Io | Unreadable::NotRegular) => {}
+                Err(Unreadable::TooLarge) if budget < MAX_FILE_BYTES => {
+                    return Err(format!(
+                        "its files hold more than {} MiB",
+                        MAX_DIR_BYTES >> 20
+                    ));
+                }
+                Err(Unreadable::TooLarge) => {
+                    return Err(format!(
+                        "{} is larger than {} MiB",
+                        path.display(),
+                        MAX_FILE_BYTES >> 20
+                    ));
+                }
+            }
+        }
+        if found == 0 {
+            return Err("it holds no PEM certificate".into());
+        }
+        Ok(())
+    }
+}
+
+/// The `CERTIFICATE` sections of PEM `text`, decoded; anything between them (comments, other
+/// sections) and sections that do not decode are skipped.
+///
+/// Not rustls-pki-types' PEM reader: its base64 decoder is constant-time, right for private
+/// keys but about 120 instructions a byte, 25 M instructions (several ms) for a system bundle
+/// of public certificates; the `base64` crate's is over ten times faster.
+fn pem_certificates(text: &[u8]) -> impl Iterator<Item = CertificateDer<'static>> + '_ {
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    const END: &[u8] = b"-----END CERTIFICATE-----";
+    // Scans for the dashes, which base64 bodies never hold, then compares the marker there.
+    let find = |hay: &[u8], needle: &[u8]| {
+        let mut at = 0;
+        while let Some(dash) = hay[at..].iter().position(|&b| b == b'-') {
+            at += dash;
+            if hay[at..].starts_with(needle) {
+                return Some(at);
+            }
+            at += 1;
+        }
+        None
+    };
+    let mut rest = text;
+    let mut body = Vec::new();
+    std::iter::from_fn(move || {
+        loop {
+            let start = find(rest, BEGIN)? + BEGIN.len();
+            let len = find(&rest[start..], END)?;
+            let section = &rest[start..start + len];
+            rest = &rest[start + len + END.len()..];
+            body.clear();
+            body.extend(section.iter().filter(|b| !b.is_ascii_whitespace()));
+            if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&body) {
+                return Some(CertificateDer::from(der));
+            }
+        }
+    })
+}
+
+/// Whether rustls accepts `cert` as a trust anchor (parses it; the SDK would panic otherwise).
+fn usable(cert: &CertificateDer<'_>) -> bool {
+    rustls::RootCertStore::empty()
+        .add(cert.clone().into_owned())
+        .is_ok()
+}
+
+/// The first system bundle with a usable certificate, else the system directories.
+fn system_roots(sources: &Sources, out: &mut Collector) {
+    for bundle in &sources.system_bundles {
+        if let Ok(Some(text)) = out.read(bundle, MAX_FILE_BYTES) {
+            out.add_pem(&text);
+            if !out.certs.is_empty() {
+                return;
+            }
+        }
+    }
+    for dir in &sources.system_dirs {
+        // A broken system directory is no reason to fail: the embedded roots take over.
+        let _ = out.add_dir(dir);
+    }
 }
 
 /// The public roots compiled into the binary.
@@ -123,69 +328,84 @@ pub fn embedded_roots() -> Vec<CertificateDer<'static>> {
     webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec()
 }
 
-fn invalid(name: &'static str, path: &Path, reason: &'static str) -> Error {
-    Error::InvalidSetting {
+fn invalid(name: &'static str, path: &Path, reason: String) -> Error {
+    Error::TrustStoreUnusable {
         name,
-        value: path.display().to_string(),
+        path: path.display().to_string(),
         reason,
     }
 }
 
 /// Builds the trust store from `sources`.
 pub fn roots(sources: &Sources) -> Result<Roots, Error> {
-    let system = system_roots(sources);
-    let (base, mut certs) = if system.is_empty() {
-        (Base::Embedded, embedded_roots())
+    let mut out = Collector::default();
+    system_roots(sources, &mut out);
+    let base = if out.certs.is_empty() {
+        // Known good (a unit test checks each one): added without a check.
+        out.held.extend(embedded_roots().into_iter().map(Held));
+        out.certs = embedded_roots();
+        Base::Embedded
     } else {
-        (Base::System, system)
+        Base::System
     };
-    let before = certs.len();
-    if let Some(file) = &sources.cert_file {
-        if !file.is_file() {
-            return Err(invalid(
-                "SSL_CERT_FILE",
-                file,
-                "it is not a readable file of PEM certificates",
-            ));
+    let before = out.certs.len();
+    for (name, file) in &sources.cert_files {
+        match out.read(file, MAX_FILE_BYTES) {
+            Err(why) => return Err(invalid(name, file, why.reason())),
+            // Read already (the system bundle, or both variables naming one file).
+            Ok(None) => {}
+            Ok(Some(text)) => {
+                if out.add_pem(&text) == 0 {
+                    return Err(invalid(name, file, "it holds no PEM certificate".into()));
+                }
+            }
         }
-        let private = load(Some(file), None);
-        if private.is_empty() {
-            return Err(invalid(
-                "SSL_CERT_FILE",
-                file,
-                "it holds no usable PEM certificate",
-            ));
-        }
-        certs.extend(private);
     }
     for dir in &sources.cert_dirs {
-        if !dir.is_dir() {
-            return Err(invalid("SSL_CERT_DIR", dir, "it is not a directory"));
-        }
-        certs.extend(load(None, Some(dir)));
+        out.add_dir(dir)
+            .map_err(|reason| invalid("SSL_CERT_DIR", dir, reason))?;
     }
-    let private = certs.len() - before;
+    let private = out.certs.len() - before;
     Ok(Roots {
         base,
-        certs,
+        certs: out.certs,
         private,
     })
 }
 
-/// PEM text of a DER certificate (the SDK's trust store takes PEM).
-fn pem(cert: &CertificateDer<'_>) -> Vec<u8> {
-    let body = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
-    let mut text = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in body.as_bytes().chunks(64) {
-        text.push_str(&String::from_utf8_lossy(line));
-        text.push('\n');
+/// PEM text of DER certificates (the SDK's trust store takes PEM), all in one buffer.
+fn pem(certs: &[CertificateDer<'_>]) -> Vec<u8> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut text = Vec::with_capacity(certs.iter().map(|c| c.len() * 4 / 3 + 80).sum());
+    let mut body = String::new();
+    for cert in certs {
+        body.clear();
+        engine.encode_string(cert.as_ref(), &mut body);
+        text.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        text.extend_from_slice(b"-----END CERTIFICATE-----\n");
     }
-    text.push_str("-----END CERTIFICATE-----\n");
-    text.into_bytes()
+    text
 }
 
-/// The SDK's HTTPS client (rustls with aws-lc, as the `default-https-client` feature builds it)
-/// trusting exactly `roots`, with one connector for the whole run.
+/// The rustls crypto provider: *ring* by default, AWS-LC's FIPS module with the `fips` feature.
+///
+/// Not AWS-LC's default build, which the SDK uses: it seeds its random generator from a
+/// CPU-jitter entropy source, about 22 ms of CPU at the first TLS handshake, most of a start's
+/// cost (bench/README.md). *ring* seeds from the kernel (`getrandom`), like OpenSSL, Go and
+/// BoringSSL, builds without cmake (cross-compiles easily), and is smaller.
+fn crypto_mode() -> CryptoMode {
+    #[cfg(feature = "fips")]
+    return CryptoMode::AwsLcFips;
+    #[cfg(not(feature = "fips"))]
+    CryptoMode::Ring
+}
+
+/// The SDK's HTTPS client (rustls, see [`crypto_mode`], with the SDK's cipher suites) trusting
+/// exactly `roots`, with one connector for the whole run.
 ///
 /// The SDK's own client builds a connector for every distinct set of connector settings it is
 /// asked for: three in a start (when the default chain's STS client and Secrets Manager's client
@@ -196,10 +416,9 @@ pub fn http_client_with(
     roots: &Roots,
     connect_timeout: Duration,
 ) -> Result<SharedHttpClient, Error> {
-    let mut store = TrustStore::empty().with_native_roots(false);
-    for cert in &roots.certs {
-        store.add_pem_certificate(pem(cert));
-    }
+    let store = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(pem(&roots.certs));
     let context = TlsContext::builder()
         .with_trust_store(store)
         .build()
@@ -221,7 +440,7 @@ pub fn http_client_with(
                 }
                 SharedHttpConnector::new(
                     builder
-                        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                        .tls_provider(tls::Provider::Rustls(crypto_mode()))
                         .tls_context(context.clone())
                         .build(),
                 )
@@ -244,7 +463,7 @@ mod tests {
         Sources {
             system_bundles: vec![dir.join("no-bundle.crt")],
             system_dirs: vec![dir.join("no-certs")],
-            cert_file: None,
+            cert_files: Vec::new(),
             cert_dirs: Vec::new(),
         }
     }
@@ -275,7 +494,7 @@ mod tests {
             assert!(roots.certs.iter().any(|c| names(c, name)), "{name}");
         }
         // Every one is a usable trust anchor, and the client builds with them.
-        assert_eq!(usable(roots.certs.clone()).len(), roots.certs.len());
+        assert!(roots.certs.iter().all(usable));
         http_client_with(&roots, Duration::from_secs(2)).unwrap();
     }
 
@@ -307,7 +526,7 @@ mod tests {
         let mut sources = nowhere(dir.path());
         let file = dir.path().join("private-ca.pem");
         std::fs::write(&file, test_ca()).unwrap();
-        sources.cert_file = Some(file);
+        sources.cert_files = vec![("SSL_CERT_FILE", file)];
         let roots = roots(&sources).unwrap();
         assert_eq!(roots.private, 1);
         assert!(
@@ -332,7 +551,7 @@ mod tests {
         ];
         for (file, cert_dir, name) in cases {
             let mut sources = nowhere(dir.path());
-            sources.cert_file = file;
+            sources.cert_files = file.map(|f| ("SSL_CERT_FILE", f)).into_iter().collect();
             sources.cert_dirs = cert_dir.into_iter().collect();
             let error = roots(&sources).unwrap_err();
             assert_eq!(error.exit_code(), 78, "{error}");
@@ -347,20 +566,62 @@ mod tests {
             "SSL_CERT_DIR" => Some("/a::/b".into()),
             _ => None,
         });
-        assert_eq!(sources.cert_file, Some(PathBuf::from("/x/ca.pem")));
+        assert_eq!(
+            sources.cert_files,
+            [("SSL_CERT_FILE", PathBuf::from("/x/ca.pem"))]
+        );
         assert_eq!(
             sources.cert_dirs,
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
         let sources = Sources::system(|_| Some("".into()));
-        assert!(sources.cert_file.is_none() && sources.cert_dirs.is_empty());
+        assert!(sources.cert_files.is_empty() && sources.cert_dirs.is_empty());
     }
 
     #[test]
     fn pem_round_trips() {
         use rustls::pki_types::pem::PemObject;
-        let cert = embedded_roots().remove(0);
-        let back = CertificateDer::from_pem_slice(&pem(&cert)).unwrap();
-        assert_eq!(back.as_ref(), cert.as_ref());
+        let certs = embedded_roots();
+        let text = pem(&certs);
+        let back: Vec<_> = CertificateDer::pem_slice_iter(&text)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(back, certs);
+        assert_eq!(pem_certificates(&text).collect::<Vec<_>>(), certs);
+    }
+
+    #[test]
+    fn a_file_or_certificate_already_held_is_kept_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = nowhere(dir.path());
+        let bundle = dir.path().join("ca-certificates.crt");
+        std::fs::write(&bundle, test_ca() + &test_ca()).unwrap();
+        let copy = dir.path().join("copy.pem");
+        std::fs::copy(&bundle, &copy).unwrap();
+        sources.system_bundles = vec![bundle.clone()];
+        sources.cert_files = vec![("SSL_CERT_FILE", bundle), ("AWS_CA_BUNDLE", copy)];
+        sources.cert_dirs = vec![dir.path().to_path_buf()];
+        let roots = roots(&sources).unwrap();
+        assert_eq!((roots.certs.len(), roots.private), (2, 0));
+    }
+
+    #[test]
+    fn pem_sections_between_other_text_are_read_and_broken_ones_skipped() {
+        let certs = embedded_roots();
+        let mut text =
+            b"# a comment\n-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n".to_vec();
+        text.extend(pem(&certs[..2]));
+        text.extend(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        text.extend(b"-----BEGIN CERTIFICATE-----\nAAAA"); // cut short
+        assert_eq!(pem_certificates(&text).collect::<Vec<_>>(), certs[..2]);
+    }
+
+    #[test]
+    fn aws_ca_bundle_is_read_from_the_lookup() {
+        let sources = Sources::system(|name| (name == "AWS_CA_BUNDLE").then(|| "/x/b.pem".into()));
+        assert_eq!(
+            sources.cert_files,
+            [("AWS_CA_BUNDLE", PathBuf::from("/x/b.pem"))]
+        );
     }
 }

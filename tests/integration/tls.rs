@@ -1,5 +1,7 @@
 //! HTTPS: an endpoint whose certificate comes from a private test CA is trusted when the CA is
-//! given through `SSL_CERT_FILE`, and only then.
+//! given through `SSL_CERT_FILE`, `AWS_CA_BUNDLE` or `SSL_CERT_DIR`, and only then; a certificate
+//! for another name or out of its validity is refused; every read of trust material is bounded
+//! (a FIFO, `/proc/self` or a huge file fail at once with 78, naming the variable).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
@@ -23,7 +25,16 @@ pub struct HttpsEndpoint {
 }
 
 impl HttpsEndpoint {
+    /// An endpoint with a valid certificate for `localhost` and `127.0.0.1`.
     pub fn start(upstream: u16) -> HttpsEndpoint {
+        HttpsEndpoint::with_leaf(upstream, |_| {})
+    }
+
+    /// An endpoint whose certificate's parameters `adjust` changed (names, validity).
+    pub fn with_leaf(
+        upstream: u16,
+        adjust: impl FnOnce(&mut rcgen::CertificateParams),
+    ) -> HttpsEndpoint {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -37,9 +48,10 @@ impl HttpsEndpoint {
         params
             .subject_alt_names
             .push(rcgen::SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        adjust(&mut params);
         let cert = params.signed_by(&key, &ca).unwrap();
 
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -182,4 +194,132 @@ fn an_unreadable_ssl_cert_file_is_a_configuration_error() {
     run.env("SSL_CERT_FILE", &missing);
     let outcome = run.command(&["/usr/bin/env"]).run();
     outcome.fails(78).stderr_has("SSL_CERT_FILE");
+}
+
+/// A run against a fresh HTTPS endpoint whose CA the variable `name` gives.
+fn trusting_through(name: &str) -> (Outcome, std::collections::BTreeMap<String, String>) {
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    let ca = endpoint.write_ca(run.temp.path());
+    run.env(name, &ca);
+    run.env_seen()
+}
+
+#[test]
+fn aws_ca_bundle_adds_a_private_ca_like_ssl_cert_file() {
+    let (outcome, env) = trusting_through("AWS_CA_BUNDLE");
+    outcome.code(0).stderr_lacks(MARKER);
+    assert_eq!(env["MILVUS_HOST"], "milvus.internal");
+}
+
+#[test]
+fn an_ssl_cert_dir_holding_the_private_ca_is_trusted() {
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    let dir = run.path("certs");
+    std::fs::create_dir(&dir).unwrap();
+    endpoint.write_ca(&dir);
+    run.env("SSL_CERT_DIR", &dir);
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["MILVUS_HOST"], "milvus.internal");
+}
+
+#[test]
+fn naming_the_system_store_again_keeps_the_private_ca_trusted() {
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    let ca = endpoint.write_ca(run.temp.path());
+    run.env("SSL_CERT_FILE", &ca)
+        .env("AWS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+        .env("SSL_CERT_DIR", "/etc/ssl/certs");
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["MILVUS_HOST"], "milvus.internal");
+}
+
+/// A run against an endpoint whose certificate `adjust` spoiled, the CA trusted: refused.
+fn refused(adjust: impl FnOnce(&mut rcgen::CertificateParams)) {
+    let endpoint = HttpsEndpoint::with_leaf(moto().port, adjust);
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    let ca = endpoint.write_ca(run.temp.path());
+    run.env("SSL_CERT_FILE", &ca)
+        .env("SHORTCUT_ENV_TIMEOUT", "3");
+    let outcome = run.command(&["/usr/bin/env"]).run();
+    outcome
+        .fails(69)
+        .stderr_has("certificate")
+        .stderr_lacks(MARKER);
+    assert_eq!(endpoint.requests(), 0, "no request may pass a refused TLS");
+}
+
+#[test]
+fn a_certificate_for_another_host_is_not_trusted() {
+    refused(|params| {
+        params.subject_alt_names = vec![rcgen::SanType::DnsName(
+            "secretsmanager.example.invalid".try_into().unwrap(),
+        )];
+    });
+}
+
+#[test]
+fn an_expired_certificate_is_not_trusted() {
+    refused(|params| {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    });
+}
+
+/// A run with trust-material variable `name` set to `value`: fails at once with 78 naming it.
+fn unusable_trust(name: &str, value: &Path) -> Outcome {
+    let secret = seed_text(&guide_secret());
+    let outcome = Run::moto(&secret.name)
+        .env(name, value)
+        .command(&["/usr/bin/env"])
+        .run();
+    outcome
+        .fails(78)
+        .stderr_has(name)
+        .stderr_has("docs/troubleshooting.md#trust-store-unusable");
+    outcome
+}
+
+#[test]
+fn a_missing_aws_ca_bundle_is_a_configuration_error_with_a_hint_to_the_docs() {
+    let dir = tempfile::tempdir().unwrap();
+    unusable_trust("AWS_CA_BUNDLE", &dir.path().join("absent.pem"));
+}
+
+#[test]
+fn a_fifo_as_ssl_cert_file_fails_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ca.pem");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // No writer ever opens it: a blocking open would hang until the run's time bound.
+    unusable_trust("SSL_CERT_FILE", &fifo).stderr_has("not a regular file");
+}
+
+#[test]
+fn a_huge_ssl_cert_file_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.pem");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    unusable_trust("SSL_CERT_FILE", &huge).stderr_has("larger than");
+}
+
+#[test]
+fn ssl_cert_dir_naming_proc_self_fails_instead_of_exhausting_memory() {
+    unusable_trust("SSL_CERT_DIR", Path::new("/proc/self"));
+}
+
+#[test]
+fn ssl_cert_file_naming_an_endless_proc_file_is_refused() {
+    unusable_trust("SSL_CERT_FILE", Path::new("/proc/self/pagemap"));
 }

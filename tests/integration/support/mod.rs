@@ -132,6 +132,8 @@ fn client(endpoint: &str) -> Client {
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
+        // The SDK's default client is not built in (Cargo.toml): moto is plain HTTP.
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     Client::from_conf(config)
 }
