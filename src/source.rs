@@ -486,7 +486,11 @@ async fn get_secret(
     };
     let output = match tokio::time::timeout_at(deadline, call).await {
         Ok(Err(_)) if bounded.exceeded() => return Err(too_large()),
-        Ok(result) => result.map_err(|e| classify(&target, failure(&e)))?,
+        Ok(Err(e)) => {
+            let error = classify(&target, failure(&e));
+            return Err(missing_version(&client, &reference, &target, error, deadline).await);
+        }
+        Ok(Ok(output)) => output,
         Err(_) if bounded.exceeded() => return Err(too_large()),
         // Retries were still going: report what the attempts were failing with, if they
         // failed rather than hung, and that the deadline ended them.
@@ -539,6 +543,37 @@ async fn get_secret(
         entries,
         secret,
     })
+}
+
+/// A "not found" for a pinned version may mean that only the version is missing: not every
+/// endpoint says so in its message (moto answers as for a missing secret). One GetSecretValue
+/// of the current version tells, with the permission the start needs anyway; its value is
+/// dropped unread.
+async fn missing_version(
+    client: &aws_sdk_secretsmanager::Client,
+    reference: &Reference,
+    target: &Target,
+    error: Error,
+    deadline: Instant,
+) -> Error {
+    let (Error::SecretNotFound { detail, .. }, Some(version)) = (&error, &target.version) else {
+        return error;
+    };
+    let probe = client
+        .get_secret_value()
+        .secret_id(&reference.secret_id)
+        .customize()
+        .interceptor(BoundedAnswer::default())
+        .send();
+    match tokio::time::timeout_at(deadline, probe).await {
+        Ok(Ok(_)) => Error::VersionNotFound {
+            secret: target.secret.clone(),
+            region: target.region.clone(),
+            version: version.clone(),
+            detail: detail.clone(),
+        },
+        _ => error,
+    }
 }
 
 fn retry_config(retry: &Retry) -> RetryConfig {
