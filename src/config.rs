@@ -536,6 +536,10 @@ pub fn validate_endpoint(name: &'static str, text: &str) -> Result<(), Error> {
         url::ParseError::InvalidPort => malformed("the port is not a number from 1 to 65535"),
         other => malformed(&other.to_string()),
     })?;
+    // `localhost:4566` parses as the scheme `localhost`: say what is really missing.
+    if !text.contains("://") {
+        return Err(malformed("no scheme: write http:// or https:// before the host"));
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(malformed("the scheme must be http or https"));
     }

@@ -90,7 +90,9 @@ fn unsigned() -> (Run, Proxy) {
 fn malformed(run: &Run, proxy: &Proxy, provider: &str, field: &str) {
     run.run()
         .fails(77)
-        .stderr_has(&format!("the AWS credentials from {provider} are malformed: {field}"))
+        .stderr_has(&format!(
+            "the AWS credentials from {provider} are malformed: {field}"
+        ))
         .stderr_has("hint: the credentials from")
         .stderr_lacks("container-secret")
         .stderr_lacks("panicked");
@@ -163,11 +165,7 @@ fn credentials_container_endpoint_token_with_a_newline_is_77() {
 fn credential_process(run: &mut Run, json: &str) {
     let script = run.path("creds.sh");
     std::fs::write(&script, format!("#!/bin/sh\ncat <<'JSON'\n{json}\nJSON\n")).unwrap();
-    std::fs::set_permissions(
-        &script,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let config = run.path("aws-config");
     std::fs::write(
         &config,
@@ -211,7 +209,9 @@ fn credentials_profile_not_in_any_config_says_so() {
         .env("AWS_PROFILE", "prod-admin");
     run.run()
         .fails(78)
-        .stderr_has("AWS_PROFILE=\"prod-admin\" names a profile that is not in the AWS config files")
+        .stderr_has(
+            "AWS_PROFILE=\"prod-admin\" names a profile that is not in the AWS config files",
+        )
         .stderr_has("aws configure list-profiles");
     assert!(proxy.requests().is_empty());
 }
@@ -220,12 +220,17 @@ fn credentials_profile_not_in_any_config_says_so() {
 fn credentials_profile_missing_from_an_existing_config_says_so() {
     let (mut run, proxy) = unsigned();
     let config = run.path("aws-config");
-    std::fs::write(&config, "[default]\nregion = us-east-1\n[profile dev]\nregion = eu-west-1\n")
-        .unwrap();
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\n[profile dev]\nregion = eu-west-1\n",
+    )
+    .unwrap();
     run.unset("AWS_ACCESS_KEY_ID")
         .unset("AWS_SECRET_ACCESS_KEY")
         .env("AWS_CONFIG_FILE", &config)
         .env("AWS_PROFILE", "devv");
-    run.run().fails(78).stderr_has("AWS_PROFILE=\"devv\" names a profile");
+    run.run()
+        .fails(78)
+        .stderr_has("AWS_PROFILE=\"devv\" names a profile");
     assert!(proxy.requests().is_empty());
 }

@@ -19,5 +19,6 @@ mod leaks;
 mod local;
 mod policy;
 mod references;
+mod regions;
 mod static_binary;
 mod tls;
