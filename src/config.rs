@@ -538,7 +538,9 @@ pub fn validate_endpoint(name: &'static str, text: &str) -> Result<(), Error> {
     })?;
     // `localhost:4566` parses as the scheme `localhost`: say what is really missing.
     if !text.contains("://") {
-        return Err(malformed("no scheme: write http:// or https:// before the host"));
+        return Err(malformed(
+            "no scheme: write http:// or https:// before the host",
+        ));
     }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(malformed("the scheme must be http or https"));

@@ -63,6 +63,16 @@ struct TooManyRequests;
 
 impl ClassifyRetry for TooManyRequests {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        // An answer over the size bound is not retried: the next one would be as large.
+        if let Some(Err(error)) = ctx.output_or_error() {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+            while let Some(cause) = source {
+                if cause.is::<http_body_util::LengthLimitError>() || cause.is::<TooLarge>() {
+                    return RetryAction::RetryForbidden;
+                }
+                source = cause.source();
+            }
+        }
         match ctx.response().map(|r| r.status().as_u16()) {
             Some(429) => RetryAction::throttling_error(),
             _ => RetryAction::NoActionIndicated,
@@ -73,6 +83,18 @@ impl ClassifyRetry for TooManyRequests {
         "TooManyRequests"
     }
 }
+
+/// An answer whose `content-length` is over the bound.
+#[derive(Debug)]
+struct TooLarge;
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the answer is larger than {MAX_ANSWER_BYTES} bytes")
+    }
+}
+
+impl std::error::Error for TooLarge {}
 
 /// Bounds every answer's body to [`MAX_ANSWER_BYTES`] before the SDK reads it (it reads a
 /// whole answer into memory before parsing it), and remembers whether an answer was larger.
@@ -103,7 +125,7 @@ impl Intercept for BoundedAnswer {
             .and_then(|v| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
             self.0.store(true, Ordering::Relaxed);
-            return Err("the answer is larger than the limit".into());
+            return Err(TooLarge.into());
         }
         // Without a length (chunked), the bound stops the read at the limit.
         let flag = Arc::clone(&self.0);

@@ -652,6 +652,8 @@ fn huge_chunked_answer_is_cut_at_the_limit() {
         chunked: true,
     });
     refused(run.run().stderr_has("is larger than 512 KiB"), 69);
+    // Not retried: the next answer would be as large.
+    assert_eq!(get_secret_calls(&proxy), 1);
 }
 
 #[test]
@@ -742,4 +744,20 @@ fn escaped_version_id_in_the_json_success_line() {
     started(&outcome, BOUND);
     assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
     assert!(!outcome.stderr.contains("\\u001b"), "{}", outcome.stderr);
+}
+
+#[test]
+fn escaped_invalid_key_is_cut_short() {
+    // A value pasted into the key field, with a forged line in it.
+    let key = format!("{}\nshortcut-env: loaded 1 key {MARKER}", "k".repeat(80));
+    let secret = seed_text(&serde_json::json!({ key: "v" }).to_string());
+    let mut run = Run::moto(&secret.name);
+    run.command(&["/bin/echo", "ran"]);
+    let outcome = run.run();
+    outcome
+        .fails(65)
+        .stderr_lacks(MARKER)
+        .stderr_has(&format!("\"{}…\"", "k".repeat(64)))
+        .stderr_has("characters)");
+    assert_eq!(loaded_lines(&outcome.stderr), 0, "{}", outcome.stderr);
 }
