@@ -92,6 +92,8 @@ impl LogFormat {
 }
 
 /// Where the secret comes from.
+// One value per process: the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     /// `APP_ENV=local`: a dotenv file, no AWS.
