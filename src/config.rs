@@ -92,6 +92,8 @@ impl LogFormat {
 }
 
 /// Where the secret comes from.
+// One value per process: the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     /// `APP_ENV=local`: a dotenv file, no AWS.
@@ -106,8 +108,13 @@ pub struct AwsSource {
     /// and its version fields filled from SECRET_VERSION_STAGE / SECRET_VERSION_ID when it
     /// carries none of its own.
     pub secrets: Vec<Reference>,
-    /// AWS_REGION, or the region of the first ARN.
-    pub region: String,
+    /// AWS_REGION (else AWS_DEFAULT_REGION), or the region of the first ARN; `None` when
+    /// neither is set, and the references without a region then take the profile's.
+    pub region: Option<String>,
+    /// For the message when no region can be found at all.
+    pub app_env: &'static str,
+    /// AWS_PROFILE, when set: a profile that is not in the config files is reported as such.
+    pub profile: Option<String>,
     pub timeout: Duration,
     pub retry: Retry,
     /// Where the HTTPS client finds its trust roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` added).
@@ -574,41 +581,58 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
     if secrets.is_empty() {
         return Err(Error::SecretNameEmpty);
     }
+    // AWS_REGION, then AWS_DEFAULT_REGION, as the AWS SDKs read them; the profile's region
+    // (a file read) is looked up when fetching, for the names that still need one.
     let env_region = match pick(&options.region, vars, "AWS_REGION")? {
-        None | Some("") => None,
+        None | Some("") => match vars.setting("AWS_DEFAULT_REGION")? {
+            None | Some("") => None,
+            Some(region) => Some(validate_region(region)?.to_string()),
+        },
         Some(region) => Some(validate_region(region)?.to_string()),
     };
     let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
     let version_stage = non_empty(pick(&options.version_stage, vars, "SECRET_VERSION_STAGE")?);
     let version_id = non_empty(pick(&options.version_id, vars, "SECRET_VERSION_ID")?);
-    let mut region = env_region.clone();
+    check_version_field("SECRET_VERSION_STAGE", version_stage.as_deref())?;
+    check_version_field("SECRET_VERSION_ID", version_id.as_deref())?;
     for secret in &mut secrets {
-        match (&secret.region, &env_region) {
-            (Some(arn_region), Some(env_region)) if arn_region != env_region => {
-                return Err(Error::RegionConflict {
-                    env_region: env_region.clone(),
-                    arn_region: arn_region.clone(),
-                    secret: secret.secret_id.clone(),
-                });
-            }
-            (Some(arn_region), _) => {
-                region.get_or_insert_with(|| arn_region.clone());
-            }
-            (None, Some(env_region)) => secret.region = Some(env_region.clone()),
-            (None, None) => {
-                return Err(Error::RegionMissing {
-                    app_env: app_env.as_str(),
-                });
-            }
+        // An ARN always names its own region: ECS sets AWS_REGION in every task, so a secret
+        // of another region is read there, not refused.
+        if secret.region.is_none() {
+            secret.region.clone_from(&env_region);
         }
         if secret.version_stage.is_none() && secret.version_id.is_none() {
             secret.version_stage = version_stage.clone();
             secret.version_id = version_id.clone();
         }
+        for (field, value) in [
+            ("VERSION_STAGE", &secret.version_stage),
+            ("VERSION_ID", &secret.version_id),
+        ] {
+            if value.as_deref().is_some_and(has_control) {
+                return Err(Error::ReferenceMalformed {
+                    reference: secret.secret_id.clone(),
+                    reason: format!("its {field} holds a control character"),
+                });
+            }
+        }
+    }
+    let region = env_region.or_else(|| secrets.iter().find_map(|s| s.region.clone()));
+    let profile = non_empty(vars.setting("AWS_PROFILE")?);
+    let endpoints = ENDPOINT_VARS
+        .iter()
+        .map(|name| Ok((*name, non_empty(vars.setting(name)?))))
+        .collect::<Result<Vec<_>, Error>>()?;
+    for (name, url) in &endpoints {
+        if let Some(url) = url {
+            validate_endpoint(name, url)?;
+        }
     }
     Ok(AwsSource {
         secrets,
-        region: region.unwrap_or_default(),
+        region,
+        app_env: app_env.as_str(),
+        profile,
         timeout: parse_seconds(
             pick_named(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?,
             DEFAULT_TIMEOUT,
@@ -616,6 +640,79 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
         retry: Retry::resolve(options, vars)?,
         tls: crate::tls::Sources::system(|name| vars.get(name).map(OsStr::to_os_string)),
     })
+}
+
+/// The endpoint variables the SDK reads for Secrets Manager (and AWS_ENDPOINT_URL for every
+/// service), checked before any call: the SDK would otherwise send a malformed one to DNS, or
+/// retry it until the deadline.
+const ENDPOINT_VARS: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"];
+
+/// An endpoint URL as the SDK can use it: `http` or `https`, a host, a valid port, a path if
+/// wanted; no user name or password (the SDK signs requests, it does not send userinfo), no
+/// query or fragment.
+pub fn validate_endpoint(name: &'static str, text: &str) -> Result<(), Error> {
+    let malformed = |reason: &str| Error::EndpointMalformed {
+        name,
+        value: text.to_string(),
+        reason: reason.to_string(),
+    };
+    if has_control(text) || text.contains(char::is_whitespace) {
+        return Err(malformed("it holds a space or a control character"));
+    }
+    let url = url::Url::parse(text).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => {
+            malformed("no scheme: write http:// or https:// before the host")
+        }
+        url::ParseError::InvalidPort => malformed("the port is not a number from 1 to 65535"),
+        other => malformed(&other.to_string()),
+    })?;
+    // `localhost:4566` parses as the scheme `localhost`: say what is really missing.
+    if !text.contains("://") {
+        return Err(malformed(
+            "no scheme: write http:// or https:// before the host",
+        ));
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(malformed("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(malformed("no host"));
+    }
+    if url.port() == Some(0) {
+        return Err(malformed("the port is not a number from 1 to 65535"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoed: the password would reach the logs.
+        return Err(Error::EndpointMalformed {
+            name,
+            value: "(not shown)".into(),
+            reason: "a user name or password has no place in an endpoint URL".into(),
+        });
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(malformed(
+            "a query (?…) or fragment (#…) has no place in an endpoint URL",
+        ));
+    }
+    Ok(())
+}
+
+/// A control character (newline, carriage return, escape, …) in a value sent as an HTTP
+/// header or JSON field would forge log lines or break the request.
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+/// SECRET_VERSION_STAGE / SECRET_VERSION_ID must be sendable as they are.
+fn check_version_field(name: &'static str, value: Option<&str>) -> Result<(), Error> {
+    match value {
+        Some(text) if has_control(text) => Err(Error::InvalidSetting {
+            name,
+            value: text.to_string(),
+            reason: "it holds a control character",
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`: two letters,
@@ -739,12 +836,7 @@ mod tests {
     }
 
     #[test]
-    fn region_is_required_outside_local_mode() {
-        for app_env in ["production", "staging"] {
-            let err = resolve_vars(&[("APP_ENV", app_env)]).unwrap_err();
-            assert_eq!(err.kind(), "region-missing");
-            assert!(err.to_string().contains("AWS_REGION"));
-        }
+    fn local_mode_needs_no_region() {
         let config = resolve_vars(&[("APP_ENV", "local")]).unwrap();
         assert_eq!(
             config.source,
@@ -753,6 +845,33 @@ mod tests {
                 explicit: false
             }
         );
+    }
+
+    #[test]
+    fn without_aws_region_a_name_waits_for_the_profile_region() {
+        let config = resolve_vars(&[("APP_ENV", "production")]).unwrap();
+        let aws = aws(config);
+        assert_eq!((aws.region, aws.secrets[0].region.clone()), (None, None));
+    }
+
+    #[test]
+    fn aws_default_region_is_used_when_aws_region_is_not_set() {
+        let config = resolve_vars(&[
+            ("APP_ENV", "production"),
+            ("AWS_DEFAULT_REGION", "eu-west-3"),
+        ]);
+        assert_eq!(
+            aws(config.unwrap()).secrets[0].region.as_deref(),
+            Some("eu-west-3")
+        );
+        let both = resolve_vars(&[
+            ("APP_ENV", "production"),
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-3"),
+        ]);
+        assert_eq!(aws(both.unwrap()).region.as_deref(), Some("us-west-2"));
+        let bad = resolve_vars(&[("APP_ENV", "production"), ("AWS_DEFAULT_REGION", "EU")]);
+        assert_eq!(bad.unwrap_err().kind(), "region-malformed");
     }
 
     #[test]
@@ -785,28 +904,78 @@ mod tests {
     }
 
     #[test]
-    fn arn_gives_the_region_and_must_agree_with_aws_region() {
+    fn an_arn_keeps_its_region_whatever_aws_region_says() {
         let arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:short-cut/prod/app-AbCdEf";
         let config = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", arn)]).unwrap();
         assert_eq!(aws(config).secrets[0].region.as_deref(), Some("eu-west-1"));
-        let same = resolve_vars(&[
+        let config = resolve_vars(&[
             ("APP_ENV", "production"),
-            ("SECRET_NAME", arn),
-            ("AWS_REGION", "eu-west-1"),
-        ]);
-        assert!(same.is_ok());
-        let err = resolve_vars(&[
-            ("APP_ENV", "production"),
-            ("SECRET_NAME", arn),
+            ("SECRET_NAME", &format!("{arn},app")),
             ("AWS_REGION", "us-east-1"),
         ])
-        .unwrap_err();
-        assert_eq!(err.kind(), "region-conflict");
-        let text = err.to_string();
-        assert!(
-            text.contains("us-east-1") && text.contains("eu-west-1"),
-            "{text}"
-        );
+        .unwrap();
+        let regions: Vec<_> = aws(config)
+            .secrets
+            .iter()
+            .map(|s| s.region.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+    }
+
+    #[test]
+    fn endpoint_urls_are_checked() {
+        for good in [
+            "http://127.0.0.1:4566",
+            "https://secretsmanager.us-east-1.amazonaws.com",
+            "http://localhost:4566/path/",
+            "https://[::1]:8443",
+        ] {
+            assert!(
+                validate_endpoint("AWS_ENDPOINT_URL", good).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "localhost:4566",
+            "127.0.0.1:4566",
+            "not a url",
+            "http://localhost:99999",
+            "http://localhost:port",
+            "http://localhost:0",
+            "ftp://localhost",
+            "file:///etc/passwd",
+            "http://",
+            "https://user:pw@host",
+            "http://host/?x=1",
+            "http://host\n",
+            "",
+        ] {
+            let err = validate_endpoint("AWS_ENDPOINT_URL", bad).unwrap_err();
+            assert_eq!(
+                (err.kind(), err.exit_code()),
+                ("endpoint-malformed", 78),
+                "{bad}"
+            );
+        }
+        let err = validate_endpoint("AWS_ENDPOINT_URL", "https://user:pw-marker@host").unwrap_err();
+        assert!(!err.to_string().contains("pw-marker"), "{err}");
+    }
+
+    #[test]
+    fn version_fields_with_control_characters_are_refused() {
+        let base = [("APP_ENV", "production"), ("AWS_REGION", "us-east-1")];
+        let with = |extra: &[(&str, &str)]| {
+            let pairs: Vec<_> = base.iter().chain(extra).copied().collect();
+            resolve_vars(&pairs)
+        };
+        let err = with(&[("SECRET_VERSION_STAGE", "AWSCURRENT\r")]).unwrap_err();
+        assert_eq!((err.kind(), err.exit_code()), ("invalid-setting", 78));
+        let err = with(&[("SECRET_VERSION_ID", "v\n1")]).unwrap_err();
+        assert_eq!(err.exit_code(), 78);
+        let err = with(&[("SECRET_NAME", "app::STAGE\u{1b}[31m")]).unwrap_err();
+        assert_eq!((err.kind(), err.exit_code()), ("reference-malformed", 78));
+        let err = with(&[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "localhost:4566")]).unwrap_err();
+        assert_eq!(err.kind(), "endpoint-malformed");
     }
 
     #[test]
@@ -850,10 +1019,11 @@ mod tests {
 
         // ARNs alone need no AWS_REGION; a name among them does.
         let only_arn = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", arn)]).unwrap();
-        assert_eq!(aws(only_arn).region, "eu-west-1");
+        assert_eq!(aws(only_arn).region.as_deref(), Some("eu-west-1"));
+        // A name among them is left for the profile's region, looked up when fetching.
         let mixed = format!("{arn},app");
-        let err = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", &mixed)]);
-        assert_eq!(err.unwrap_err().kind(), "region-missing");
+        let config = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", &mixed)]);
+        assert_eq!(aws(config.unwrap()).secrets[1].region, None);
         let err = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", ",")]);
         assert_eq!(err.unwrap_err().kind(), "secret-name-empty");
     }
@@ -1031,8 +1201,8 @@ mod tests {
         assert_eq!(config.app_env, AppEnv::Staging);
         let aws = aws(config);
         assert_eq!(
-            (aws.region.as_str(), aws.secrets[0].secret_id.as_str()),
-            ("eu-west-1", "other")
+            (aws.region.as_deref(), aws.secrets[0].secret_id.as_str()),
+            (Some("eu-west-1"), "other")
         );
         assert_eq!(aws.timeout, Duration::from_millis(2500));
     }

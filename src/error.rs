@@ -45,19 +45,14 @@ pub enum Error {
     #[error("APP_ENV={0:?} is not a known environment (accepted: {APP_ENV_VALUES})")]
     AppEnvUnknown(String),
     #[error(
-        "AWS_REGION is not set (required when APP_ENV={app_env} and the secret id is not an ARN)"
+        "no region: AWS_REGION, AWS_DEFAULT_REGION and the profile's region are not set \
+         (required when APP_ENV={app_env} and the secret id is not an ARN)"
     )]
     RegionMissing { app_env: &'static str },
     #[error("AWS_REGION={0:?} is not a valid AWS region")]
     RegionMalformed(String),
-    #[error(
-        "AWS_REGION={env_region} conflicts with region {arn_region} of the secret ARN {secret}"
-    )]
-    RegionConflict {
-        env_region: String,
-        arn_region: String,
-        secret: String,
-    },
+    #[error("AWS_PROFILE={0:?} names a profile that is not in the AWS config files")]
+    ProfileNotFound(String),
     #[error("SECRET_NAME is not set and APP_ENV={0} has no default secret")]
     SecretNameMissing(&'static str),
     #[error("SECRET_NAME is empty")]
@@ -87,6 +82,12 @@ pub enum Error {
         path: String,
         reason: String,
     },
+    #[error("{name}={value:?} is not a usable endpoint URL: {reason}")]
+    EndpointMalformed {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("Secrets Manager rejected the request for {secret}: {detail}")]
     RequestRejected { secret: String, detail: String },
     #[error("{0} is not valid Unicode")]
@@ -103,7 +104,10 @@ pub enum Error {
     SecretNotObject { secret: String, found: String },
     #[error("secret {secret} holds binary data, not a JSON object")]
     SecretBinary { secret: String },
-    #[error("key {key:?} of {source_name} is not a valid environment variable name")]
+    #[error(
+        "key {} of {source_name} is not a valid environment variable name",
+        crate::log::shorten(key)
+    )]
     InvalidKeyName { source_name: String, key: String },
     #[error("key {key} appears more than once in {source_name}")]
     DuplicateKey { source_name: String, key: String },
@@ -131,10 +135,21 @@ pub enum Error {
         region: String,
         detail: String,
     },
+    #[error("secret {secret} has no version {version} in {region}: {detail}")]
+    VersionNotFound {
+        secret: String,
+        region: String,
+        version: String,
+        detail: String,
+    },
 
     // ---- 69: Secrets Manager unavailable ----------------------------------------------------
     #[error("could not reach Secrets Manager in {region}: {detail}")]
     Unreachable { region: String, detail: String },
+    #[error("could not resolve the Secrets Manager endpoint of region {region}: {detail}")]
+    DnsFailure { region: String, detail: String },
+    #[error("the answer for {secret} is larger than {limit_kib} KiB, more than any secret can be")]
+    AnswerTooLarge { secret: String, limit_kib: usize },
     #[error("fetching {secret} did not finish within the {seconds} s deadline")]
     Timeout { secret: String, seconds: f64 },
     #[error(
@@ -153,6 +168,12 @@ pub enum Error {
     // ---- 77: not allowed --------------------------------------------------------------------
     #[error("no AWS credentials: {0}")]
     NoCredentials(String),
+    #[error("the AWS credentials from {provider} are malformed: {field} {reason}")]
+    CredentialsMalformed {
+        provider: String,
+        field: &'static str,
+        reason: &'static str,
+    },
     #[error("the AWS credentials are not usable ({code}): {detail}")]
     CredentialsRejected { code: String, detail: String },
     #[error("access denied to secret {secret}: {detail}")]
@@ -195,7 +216,7 @@ impl Error {
             | AppEnvUnknown(_)
             | RegionMissing { .. }
             | RegionMalformed(_)
-            | RegionConflict { .. }
+            | ProfileNotFound(_)
             | SecretNameMissing(_)
             | SecretNameEmpty
             | SecretArnMalformed { .. }
@@ -204,6 +225,7 @@ impl Error {
             | DuplicateTarget { .. }
             | InvalidSetting { .. }
             | TrustStoreUnusable { .. }
+            | EndpointMalformed { .. }
             | RequestRejected { .. }
             | NotUnicode(_)
             | EnvFileMissing { .. }
@@ -219,12 +241,16 @@ impl Error {
             | JsonKeyMissing { .. }
             | FileKeyMissing { .. }
             | GcpJsonInvalid(_) => code::DATA,
-            SecretNotFound { .. } => code::NOT_FOUND,
-            Unreachable { .. } | Timeout { .. } | Throttled { .. } | ServiceFailure { .. } => {
-                code::UNAVAILABLE
-            }
+            SecretNotFound { .. } | VersionNotFound { .. } => code::NOT_FOUND,
+            Unreachable { .. }
+            | DnsFailure { .. }
+            | AnswerTooLarge { .. }
+            | Timeout { .. }
+            | Throttled { .. }
+            | ServiceFailure { .. } => code::UNAVAILABLE,
             CredentialsDirUnsafe { .. } | CredentialsFileFailed { .. } => code::CANT_CREATE,
             NoCredentials(_)
+            | CredentialsMalformed { .. }
             | CredentialsRejected { .. }
             | AccessDenied { .. }
             | KmsDecryptionFailed { .. } => code::NOT_ALLOWED,
@@ -247,7 +273,7 @@ impl Error {
             AppEnvUnknown(_) => "app-env-unknown",
             RegionMissing { .. } => "region-missing",
             RegionMalformed(_) => "region-malformed",
-            RegionConflict { .. } => "region-conflict",
+            ProfileNotFound(_) => "profile-not-found",
             SecretNameMissing(_) => "secret-name-missing",
             SecretNameEmpty => "secret-name-empty",
             SecretArnMalformed { .. } => "secret-arn-malformed",
@@ -258,6 +284,7 @@ impl Error {
             FileKeyMissing { .. } => "file-key-missing",
             InvalidSetting { .. } => "invalid-setting",
             TrustStoreUnusable { .. } => "trust-store-unusable",
+            EndpointMalformed { .. } => "endpoint-malformed",
             RequestRejected { .. } => "request-rejected",
             NotUnicode(_) => "not-unicode",
             EnvFileMissing { .. } => "env-file-missing",
@@ -272,13 +299,17 @@ impl Error {
             RequiredMissing(_) => "required-missing",
             GcpJsonInvalid(_) => "gcp-json-invalid",
             SecretNotFound { .. } => "secret-not-found",
+            VersionNotFound { .. } => "version-not-found",
             Unreachable { .. } => "unreachable",
+            DnsFailure { .. } => "dns-failure",
+            AnswerTooLarge { .. } => "answer-too-large",
             Timeout { .. } => "timeout",
             Throttled { .. } => "throttled",
             ServiceFailure { .. } => "service-failure",
             CredentialsDirUnsafe { .. } => "credentials-dir-unsafe",
             CredentialsFileFailed { .. } => "credentials-file-failed",
             NoCredentials(_) => "no-credentials",
+            CredentialsMalformed { .. } => "credentials-malformed",
             CredentialsRejected { .. } => "credentials-rejected",
             AccessDenied { .. } => "access-denied",
             KmsDecryptionFailed { .. } => "kms-decryption-failed",
@@ -307,15 +338,17 @@ impl Error {
                  use APP_ENV=local to run without AWS"
             ),
             RegionMissing { .. } => "set AWS_REGION (or --region) to the secret's region, e.g. \
-                                     AWS_REGION=us-east-1, or give SECRET_NAME as a full ARN"
+                                     AWS_REGION=us-east-1, set region in the AWS_PROFILE's \
+                                     config, or give SECRET_NAME as a full ARN"
                 .into(),
             RegionMalformed(_) => {
                 "a region is lower-case letters, digits and dashes, e.g. us-east-1; \
                  check for spaces or capitals in AWS_REGION"
                     .into()
             }
-            RegionConflict { .. } => "unset AWS_REGION, or make it the ARN's region: \
-                                      a secret can only be read in its own region"
+            ProfileNotFound(_) => "check the profile's name (`aws configure list-profiles`) and \
+                                   AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE, or unset \
+                                   AWS_PROFILE to use the default credential chain"
                 .into(),
             SecretNameMissing(_) => "set SECRET_NAME (or --secret) to the secret's name or ARN, \
                                      e.g. SECRET_NAME=short-cut/dev/app"
@@ -350,6 +383,11 @@ impl Error {
                 "fix or unset {name}: SSL_CERT_FILE and AWS_CA_BUNDLE name a PEM file of CA \
                  certificates, SSL_CERT_DIR directories of them, added to the system roots; see \
                  docs/troubleshooting.md#trust-store-unusable"
+            ),
+            EndpointMalformed { name, .. } => format!(
+                "{name} is http:// or https://, a host and an optional port and path, e.g. \
+                 http://localhost:4566 or https://secretsmanager.us-east-1.amazonaws.com; unset \
+                 it to use the regional endpoint"
             ),
             RequestRejected { .. } => "check SECRET_NAME, SECRET_VERSION_ID (a version id is a \
                                        UUID) and SECRET_VERSION_STAGE"
@@ -396,6 +434,21 @@ impl Error {
                                       account), AWS_REGION (the secret's region), and \
                                       SECRET_VERSION_STAGE / SECRET_VERSION_ID if set"
                 .into(),
+            VersionNotFound { .. } => "the secret exists but not this version: check \
+                                       SECRET_VERSION_STAGE / SECRET_VERSION_ID and the \
+                                       reference's :VERSION_STAGE:VERSION_ID fields (`aws \
+                                       secretsmanager list-secret-version-ids --secret-id \
+                                       NAME` lists them)"
+                .into(),
+            DnsFailure { region, .. } => format!(
+                "check that the region {region} is spelled right (AWS_REGION, or the ARN's \
+                 region), then the DNS of the network (VPC DNS resolution, the private DNS of a \
+                 secretsmanager VPC endpoint) and AWS_ENDPOINT_URL if set"
+            ),
+            AnswerTooLarge { .. } => "a secret is at most 64 KiB: the answer did not come from \
+                                      Secrets Manager; check AWS_ENDPOINT_URL and any proxy \
+                                      (HTTPS_PROXY) on the way"
+                .into(),
             Unreachable { .. } => "check the network path to Secrets Manager (security groups, \
                                    NAT gateway or a secretsmanager VPC endpoint, DNS) and \
                                    AWS_ENDPOINT_URL if set; for a certificate error, add the \
@@ -430,6 +483,12 @@ impl Error {
                                  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; or use APP_ENV=local \
                                  with a .env file"
                 .into(),
+            CredentialsMalformed { provider, .. } => format!(
+                "the credentials from {provider} hold a character that cannot be sent (often a \
+                 \\r from an env file with CRLF line ends, or a pasted newline): fix them at \
+                 the source ({})",
+                credentials_source_hint(provider)
+            ),
             CredentialsRejected { .. } => "the credentials are invalid or expired: refresh them \
                                            (`aws sso login`, new keys), and check the clock"
                 .into(),
@@ -463,6 +522,21 @@ impl Error {
                                would have reached with `shortcut-env check`"
                 .into(),
         }
+    }
+}
+
+/// Where credentials of the SDK provider `provider` come from, for the hint.
+fn credentials_source_hint(provider: &str) -> &'static str {
+    match provider {
+        "EnvironmentVariable" => {
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN in the environment"
+        }
+        "EcsContainer" => "the container-credentials endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)",
+        "ProfileFile" => "the profile in AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE",
+        "CredentialProcess" => "the output of the profile's credential_process",
+        "WebIdentityToken" => "the web identity role (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)",
+        "SSO" | "Sso" => "the SSO cache: run `aws sso login` again",
+        _ => "the provider that returned them",
     }
 }
 

@@ -6,21 +6,29 @@
 //! of it survives into `exec`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_secretsmanager::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, FinalizerInterceptorContextRef,
+};
 use aws_sdk_secretsmanager::config::{
     ConfigBag, Intercept, ProvideCredentials, Region, RuntimeComponents,
 };
 use aws_sdk_secretsmanager::error::BoxError;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
+use aws_smithy_types::body::SdkBody;
+use http_body_util::BodyExt;
 use tokio::time::Instant;
 
 use crate::config::{AwsSource, Retry, RetryMode};
@@ -30,6 +38,109 @@ use crate::reference::Reference;
 
 /// How long past the deadline the wait for the calls may go before giving up on them.
 const BACKSTOP: Duration = Duration::from_millis(500);
+
+/// The most of one answer that is read. A secret value is at most 64 KiB; base64 (a binary
+/// secret) makes that 88 KiB, and JSON escaping (`\u0000` for a control character) up to six
+/// times 64 KiB; the ARN, name and stages add little. Anything larger did not come from
+/// Secrets Manager (a proxy's page, a wrong endpoint) and is not read on.
+pub const MAX_ANSWER_BYTES: usize = 512 * 1024;
+
+/// Every attempt gets a third of the deadline, at least 2 s and at most 10 s (never more than
+/// the deadline): a connection that was accepted and then never answered is abandoned and
+/// retried on a fresh one, instead of eating the whole deadline. Secrets Manager answers in
+/// milliseconds, so 2 s only ever cuts a stalled attempt.
+pub fn attempt_timeout(deadline: Duration) -> Duration {
+    (deadline / 3)
+        .clamp(Duration::from_secs(2), Duration::from_secs(10))
+        .min(deadline)
+}
+
+/// Retries an answer with HTTP status 429 as throttling. The SDK classifies by the error code
+/// in the body, and a bare 429 (from a proxy, a gateway, an emulator) has none, so it would
+/// otherwise not be retried at all.
+#[derive(Debug, Default)]
+struct TooManyRequests;
+
+impl ClassifyRetry for TooManyRequests {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        // An answer over the size bound is not retried: the next one would be as large.
+        if let Some(Err(error)) = ctx.output_or_error() {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+            while let Some(cause) = source {
+                if cause.is::<http_body_util::LengthLimitError>() || cause.is::<TooLarge>() {
+                    return RetryAction::RetryForbidden;
+                }
+                source = cause.source();
+            }
+        }
+        match ctx.response().map(|r| r.status().as_u16()) {
+            Some(429) => RetryAction::throttling_error(),
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "TooManyRequests"
+    }
+}
+
+/// An answer whose `content-length` is over the bound.
+#[derive(Debug)]
+struct TooLarge;
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the answer is larger than {MAX_ANSWER_BYTES} bytes")
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Bounds every answer's body to [`MAX_ANSWER_BYTES`] before the SDK reads it (it reads a
+/// whole answer into memory before parsing it), and remembers whether an answer was larger.
+#[derive(Debug, Clone, Default)]
+struct BoundedAnswer(Arc<AtomicBool>);
+
+impl BoundedAnswer {
+    fn exceeded(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for BoundedAnswer {
+    fn name(&self) -> &'static str {
+        "BoundedAnswer"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response_mut();
+        let declared = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+            self.0.store(true, Ordering::Relaxed);
+            return Err(TooLarge.into());
+        }
+        // Without a length (chunked), the bound stops the read at the limit.
+        let flag = Arc::clone(&self.0);
+        let body = http_body_util::Limited::new(response.take_body(), MAX_ANSWER_BYTES).map_err(
+            move |e: BoxError| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    flag.store(true, Ordering::Relaxed);
+                }
+                e
+            },
+        );
+        *response.body_mut() = SdkBody::from_body_1_x(body);
+        Ok(())
+    }
+}
 
 /// Remembers how the latest attempt of a call failed, so that a deadline that fires while the
 /// SDK is still retrying can say what the attempts were failing with (throttling when a fleet
@@ -67,7 +178,10 @@ impl Intercept for LastAttempt {
                     }),
                     (None, Some(e)) if e.is_timeout() => Some(Failure::Timeout),
                     (None, Some(e)) => Some(Failure::Network(one_line(e))),
-                    (None, None) => None,
+                    // An answer without an error code (a bare 429 or 503).
+                    (None, None) => context
+                        .response()
+                        .map(|r| Failure::Response(Some(r.status().as_u16()))),
                 }
             }
             _ => None,
@@ -95,6 +209,122 @@ pub struct Target {
     pub secret: String,
     pub region: String,
     pub timeout: Duration,
+    /// The version asked for, e.g. `stage AWSPREVIOUS` or `id 3f0c…`; `None` for AWSCURRENT.
+    pub version: Option<String>,
+}
+
+/// How a reference's version reads in a message.
+fn version_label(reference: &Reference) -> Option<String> {
+    match (&reference.version_id, &reference.version_stage) {
+        (Some(id), Some(stage)) => Some(format!("id {id} (stage {stage})")),
+        (Some(id), None) => Some(format!("id {id}")),
+        (None, Some(stage)) => Some(format!("stage {stage}")),
+        (None, None) => None,
+    }
+}
+
+/// The profile files (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE), read with
+/// the SDK's own parser: for the profile's region, and to say so when AWS_PROFILE names a
+/// profile that is not there.
+struct Profiles {
+    /// AWS_PROFILE, when set.
+    named: Option<String>,
+    set: Option<aws_config::profile::ProfileSet>,
+}
+
+impl Profiles {
+    async fn load(source: &AwsSource) -> Profiles {
+        let set = aws_config::profile::load(
+            &aws_types::os_shim_internal::Fs::real(),
+            &aws_types::os_shim_internal::Env::real(),
+            // The default files: AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, else ~/.aws.
+            &Default::default(),
+            None,
+        )
+        .await
+        .ok();
+        Profiles {
+            named: source.profile.clone(),
+            set,
+        }
+    }
+
+    /// AWS_PROFILE names a profile that is in no profile file.
+    fn missing(&self) -> Option<Error> {
+        let named = self.named.as_ref()?;
+        let found = self
+            .set
+            .as_ref()
+            .is_some_and(|set| set.get_profile(named).is_some());
+        (!found).then(|| Error::ProfileNotFound(named.clone()))
+    }
+
+    /// The selected profile's `region`, checked as AWS_REGION is.
+    fn region(&self) -> Result<Option<String>, Error> {
+        let Some(set) = &self.set else {
+            return Ok(None);
+        };
+        match set
+            .get_profile(set.selected_profile())
+            .and_then(|p| p.get("region"))
+        {
+            Some(region) => Ok(Some(
+                crate::config::validate_region(region.trim())?.to_string(),
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+/// What a credential field may hold: the key id and the session token go into HTTP headers
+/// (printable ASCII, no spaces: they are base32/base64 text); the secret key is only hashed,
+/// but a control character there is as surely a copy-paste accident (a `\r` from a CRLF file).
+fn check_credentials(credentials: &Credentials) -> Result<(), Error> {
+    let header_safe = |text: &str| text.bytes().all(|b| b.is_ascii_graphic());
+    let problem = if credentials.access_key_id().is_empty() {
+        Some(("AccessKeyId", "is empty"))
+    } else if !header_safe(credentials.access_key_id()) {
+        Some((
+            "AccessKeyId",
+            "holds a control character, a space or a non-ASCII character",
+        ))
+    } else if credentials.secret_access_key().is_empty() {
+        Some(("SecretAccessKey", "is empty"))
+    } else if credentials
+        .secret_access_key()
+        .chars()
+        .any(char::is_control)
+    {
+        Some(("SecretAccessKey", "holds a control character"))
+    } else if credentials.session_token().is_some_and(|t| !header_safe(t)) {
+        Some((
+            "SessionToken",
+            "holds a control character, a space or a non-ASCII character",
+        ))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some((field, reason)) => Err(Error::CredentialsMalformed {
+            provider: provider_name(credentials),
+            field,
+            reason,
+        }),
+    }
+}
+
+/// The name of the SDK provider that returned `credentials` (`EnvironmentVariable`,
+/// `EcsContainer`, `ProfileFile`, `CredentialProcess`, …). The SDK keeps it private and shows
+/// it only in `Debug` (which redacts the secret key); only the name is taken from there.
+fn provider_name(credentials: &Credentials) -> String {
+    let debug = format!("{credentials:?}");
+    debug
+        .split_once("provider_name: \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(name, _)| name.to_string())
+        .filter(|name| name.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "the credential chain".into())
 }
 
 /// Reads every secret of `source` with the default credential chain, within `source.timeout`
@@ -106,7 +336,7 @@ pub fn fetch(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Unreachable {
-            region: source.region.clone(),
+            region: source.region.clone().unwrap_or_default(),
             detail: format!("could not start the I/O runtime: {e}"),
         })?;
     let result = runtime.block_on(fetch_async(source));
@@ -117,15 +347,29 @@ pub fn fetch(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
 
 async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
     let deadline = Instant::now() + source.timeout;
+    let profiles = Profiles::load(source).await;
+    // Names take AWS_REGION / AWS_DEFAULT_REGION (resolved with the configuration), else the
+    // profile's region; an ARN keeps its own.
+    let default_region = match &source.region {
+        Some(region) => Some(region.clone()),
+        None => profiles.region()?,
+    };
+    if source.secrets.iter().any(|s| s.region.is_none()) && default_region.is_none() {
+        return Err(profiles.missing().unwrap_or(Error::RegionMissing {
+            app_env: source.app_env,
+        }));
+    }
+    let default_region = default_region.unwrap_or_default();
     let config = aws_config::defaults(BehaviorVersion::latest())
         .http_client(crate::tls::http_client_with(
             &crate::tls::roots(&source.tls)?,
             source.retry.connect_timeout.min(source.timeout),
         )?)
-        .region(Region::new(source.region.clone()))
+        .region(Region::new(default_region.clone()))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(source.retry.connect_timeout.min(source.timeout))
+                .operation_attempt_timeout(attempt_timeout(source.timeout))
                 .operation_timeout(source.timeout)
                 .build(),
         )
@@ -147,9 +391,12 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
                 source.timeout.as_secs_f64()
             )));
         }
-        Ok(Err(e)) => return Err(credentials_error(&e)),
+        Ok(Err(e)) => return Err(profiles.missing().unwrap_or_else(|| credentials_error(&e))),
         Ok(Ok(credentials)) => credentials,
     };
+    // Signing puts the key id and the session token into HTTP headers, and the SDK panics on
+    // a byte a header cannot hold: check them first.
+    check_credentials(&credentials)?;
     if let Some(expiry) = credentials.expiry()
         && expiry <= SystemTime::now()
     {
@@ -167,7 +414,7 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
         let region = reference
             .region
             .clone()
-            .unwrap_or_else(|| source.region.clone());
+            .unwrap_or_else(|| default_region.clone());
         let client = match clients.iter().find(|(r, _)| *r == region) {
             Some((_, client)) => client.clone(),
             None => {
@@ -175,6 +422,7 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
                     aws_sdk_secretsmanager::config::Builder::from(&config)
                         .region(Region::new(region.clone()))
                         .credentials_provider(credentials.clone())
+                        .retry_classifier(TooManyRequests)
                         .build(),
                 );
                 clients.push((region.clone(), client.clone()));
@@ -185,6 +433,7 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
             secret: reference.secret_id.clone(),
             region,
             timeout: source.timeout,
+            version: version_label(reference),
         };
         let reference = reference.clone();
         calls.spawn(async move {
@@ -243,6 +492,7 @@ async fn get_secret(
     deadline: Instant,
 ) -> Result<Fetched, Error> {
     let last_attempt = LastAttempt::default();
+    let bounded = BoundedAnswer::default();
     let call = client
         .get_secret_value()
         .secret_id(&reference.secret_id)
@@ -250,9 +500,20 @@ async fn get_secret(
         .set_version_id(reference.version_id.clone())
         .customize()
         .interceptor(last_attempt.clone())
+        .interceptor(bounded.clone())
         .send();
+    let too_large = || Error::AnswerTooLarge {
+        secret: target.secret.clone(),
+        limit_kib: MAX_ANSWER_BYTES / 1024,
+    };
     let output = match tokio::time::timeout_at(deadline, call).await {
-        Ok(result) => result.map_err(|e| classify(&target, failure(&e)))?,
+        Ok(Err(_)) if bounded.exceeded() => return Err(too_large()),
+        Ok(Err(e)) => {
+            let error = classify(&target, failure(&e));
+            return Err(missing_version(&client, &reference, &target, error, deadline).await);
+        }
+        Ok(Ok(output)) => output,
+        Err(_) if bounded.exceeded() => return Err(too_large()),
         // Retries were still going: report what the attempts were failing with, if they
         // failed rather than hung, and that the deadline ended them.
         Err(_) => {
@@ -270,6 +531,9 @@ async fn get_secret(
                 ),
                 Some(Failure::Network(detail)) => {
                     classify(&target, Failure::Network(format!("{detail} ({still})")))
+                }
+                Some(Failure::Response(Some(status))) if status == 429 || status >= 500 => {
+                    classify(&target, Failure::Response(Some(status)))
                 }
                 _ => timeout(&target),
             });
@@ -301,6 +565,37 @@ async fn get_secret(
         entries,
         secret,
     })
+}
+
+/// A "not found" for a pinned version may mean that only the version is missing: not every
+/// endpoint says so in its message (moto answers as for a missing secret). One GetSecretValue
+/// of the current version tells, with the permission the start needs anyway; its value is
+/// dropped unread.
+async fn missing_version(
+    client: &aws_sdk_secretsmanager::Client,
+    reference: &Reference,
+    target: &Target,
+    error: Error,
+    deadline: Instant,
+) -> Error {
+    let (Error::SecretNotFound { detail, .. }, Some(version)) = (&error, &target.version) else {
+        return error;
+    };
+    let probe = client
+        .get_secret_value()
+        .secret_id(&reference.secret_id)
+        .customize()
+        .interceptor(BoundedAnswer::default())
+        .send();
+    match tokio::time::timeout_at(deadline, probe).await {
+        Ok(Ok(_)) => Error::VersionNotFound {
+            secret: target.secret.clone(),
+            region: target.region.clone(),
+            version: version.clone(),
+            detail: detail.clone(),
+        },
+        _ => error,
+    }
 }
 
 fn retry_config(retry: &Retry) -> RetryConfig {
@@ -396,6 +691,19 @@ pub fn classify(target: &Target, failure: Failure) -> Error {
                 format!("{code}: {message}")
             };
             match code.as_str() {
+                // "… can't find the specified secret value for staging label: X" (or
+                // VersionId): the secret exists, the version does not.
+                "ResourceNotFoundException" if message.contains("secret value for") => {
+                    Error::VersionNotFound {
+                        secret,
+                        region,
+                        version: target
+                            .version
+                            .clone()
+                            .unwrap_or_else(|| "stage AWSCURRENT".into()),
+                        detail,
+                    }
+                }
                 "ResourceNotFoundException" => Error::SecretNotFound {
                     secret,
                     region,
@@ -440,7 +748,16 @@ pub fn classify(target: &Target, failure: Failure) -> Error {
             }
         }
         Failure::Timeout => timeout(target),
+        Failure::Network(detail) if is_dns_failure(&detail) => Error::DnsFailure { region, detail },
         Failure::Network(detail) => Error::Unreachable { region, detail },
+        // No error code: a gateway or proxy speaking. 429 is throttling whatever the body.
+        Failure::Response(Some(429)) => Error::Throttled {
+            code: "HTTP 429".into(),
+        },
+        Failure::Response(Some(status)) if status >= 500 => Error::ServiceFailure {
+            code: format!("HTTP {status}"),
+            detail: "an answer without an error code".into(),
+        },
         Failure::Response(status) => Error::ServiceFailure {
             code: "UnreadableResponse".into(),
             detail: match status {
@@ -458,6 +775,13 @@ pub fn classify(target: &Target, failure: Failure) -> Error {
 /// The largest env file read: far beyond any real `.env`, small enough that `/dev/zero` or a
 /// log file given by mistake fails at once instead of filling memory.
 pub const MAX_ENV_FILE: u64 = 1024 * 1024;
+
+/// A name-resolution failure of the connector (hyper's "dns error", the resolver's "failed to
+/// lookup address"): for the regional endpoint that most often means a misspelt region.
+fn is_dns_failure(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    lower.contains("dns error") || lower.contains("failed to lookup address")
+}
 
 /// Reads a dotenv file for local mode. A missing default `.env` is not an error; a missing file
 /// that was asked for is. Only a regular file of at most [`MAX_ENV_FILE`] bytes is read: it is
@@ -578,6 +902,7 @@ mod tests {
             secret: "short-cut/prod/app".into(),
             region: "us-east-1".into(),
             timeout: Duration::from_secs(5),
+            version: None,
         }
     }
 
@@ -658,6 +983,79 @@ mod tests {
                 (kind, code),
                 "{failure:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_bare_429_is_throttling_and_a_bare_503_a_service_failure() {
+        let error = classify(&source(), Failure::Response(Some(429)));
+        assert_eq!((error.kind(), error.exit_code()), ("throttled", 69));
+        let error = classify(&source(), Failure::Response(Some(503)));
+        assert_eq!(error.kind(), "service-failure");
+        assert!(error.to_string().contains("HTTP 503"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_version_is_not_a_missing_secret() {
+        let target = Target {
+            version: Some("stage AWSPREVIOUS".into()),
+            ..source()
+        };
+        let message = "Secrets Manager can't find the specified secret value for staging label: \
+                       AWSPREVIOUS";
+        let error = classify(&target, service("ResourceNotFoundException", message));
+        assert_eq!((error.kind(), error.exit_code()), ("version-not-found", 66));
+        assert!(error.to_string().contains("stage AWSPREVIOUS"), "{error}");
+    }
+
+    #[test]
+    fn a_dns_failure_hints_at_the_region() {
+        let detail = "dispatch failure: io error: client error (Connect): dns error: failed to \
+                      lookup address information: Name or service not known";
+        let error = classify(&source(), Failure::Network(detail.into()));
+        assert_eq!((error.kind(), error.exit_code()), ("dns-failure", 69));
+        assert!(error.hint().contains("region us-east-1 is spelled right"));
+    }
+
+    #[test]
+    fn attempt_timeouts_are_a_bounded_share_of_the_deadline() {
+        let secs = Duration::from_secs;
+        assert_eq!(attempt_timeout(secs(30)), secs(10));
+        assert_eq!(attempt_timeout(secs(6)), secs(2));
+        assert_eq!(attempt_timeout(secs(1)), secs(1));
+        assert_eq!(attempt_timeout(secs(3600)), secs(10));
+    }
+
+    #[test]
+    fn malformed_credentials_are_refused_naming_the_provider() {
+        let make = |id: &str, secret: &str, token: Option<&str>| {
+            Credentials::new(
+                id,
+                secret,
+                token.map(str::to_string),
+                None,
+                "EnvironmentVariable",
+            )
+        };
+        assert!(check_credentials(&make("AKIDEXAMPLE", "s3cr3t/+=", Some("FwoGZX=="))).is_ok());
+        for (credentials, field) in [
+            (make("AKIDEXAMPLE\r", "x", None), "AccessKeyId"),
+            (make("AKID EXAMPLE", "x", None), "AccessKeyId"),
+            (make("", "x", None), "AccessKeyId"),
+            (make("AKIDEXAMPLE", "sec\nret", None), "SecretAccessKey"),
+            (make("AKIDEXAMPLE", "x", Some("tok\nen")), "SessionToken"),
+        ] {
+            let error = check_credentials(&credentials).unwrap_err();
+            assert_eq!(
+                (error.kind(), error.exit_code()),
+                ("credentials-malformed", 77)
+            );
+            let text = error.to_string();
+            assert!(
+                text.contains(field) && text.contains("EnvironmentVariable"),
+                "{text}"
+            );
+            assert!(!text.contains("sec") && !text.contains("tok"), "{text}");
         }
     }
 

@@ -70,20 +70,6 @@ fn development_needs_an_explicit_secret_name() {
 }
 
 #[test]
-fn conflicting_region_and_arn_are_both_named() {
-    let (mut run, proxy) = offline();
-    run.env(
-        "SECRET_NAME",
-        "arn:aws:secretsmanager:eu-west-1:111122223333:secret:short-cut/prod/app-AbCdEf",
-    );
-    run.run()
-        .fails(78)
-        .stderr_has("eu-west-1")
-        .stderr_has("us-east-1");
-    assert!(proxy.requests().is_empty());
-}
-
-#[test]
 fn bad_option_values_are_configuration_errors() {
     let cases = [
         ("SHORTCUT_ENV_TIMEOUT", "soon"),

@@ -486,3 +486,278 @@ fn credential_failures_exit_77_quickly_with_a_credentials_hint() {
         );
     });
 }
+
+// ---- named fault tests: one fault each, through the proxy in front of moto -----------------
+
+/// A start through a proxy in front of moto that applies `faults` to the first requests, with
+/// short backoffs and a 6 s deadline (so a 2 s attempt timeout).
+fn through(faults: &[Fault]) -> (Proxy, Run, Seeded) {
+    let secret = seed_text(&guide_secret());
+    let proxy = Proxy::start(moto().port);
+    for fault in faults {
+        proxy.then(fault.clone());
+    }
+    let mut run = Run::aws(&proxy.url(), &secret.name);
+    run.env("SHORTCUT_ENV_TIMEOUT", "6")
+        .env("SHORTCUT_ENV_MAX_ATTEMPTS", "4")
+        .env("SHORTCUT_ENV_INITIAL_BACKOFF", "0.02")
+        .env("SHORTCUT_ENV_MAX_BACKOFF", "0.2")
+        .command(&["/bin/sh", "-c", "echo \"ran $PINECONE_API_KEY\""]);
+    (proxy, run, secret)
+}
+
+fn get_secret_calls(proxy: &Proxy) -> usize {
+    proxy
+        .targets()
+        .iter()
+        .filter(|t| *t == "secretsmanager.GetSecretValue")
+        .count()
+}
+
+/// The command ran with the secret, within `within`.
+#[track_caller]
+fn started(outcome: &Outcome, within: Duration) {
+    outcome.code(0);
+    assert_eq!(outcome.stdout, format!("ran pcsk_{MARKER}\n"));
+    assert!(outcome.elapsed < within, "took {:?}", outcome.elapsed);
+}
+
+/// One error and one hint line, exit `code`, no value, nothing exec'd, within [`BOUND`].
+#[track_caller]
+fn refused(outcome: &Outcome, code: i32) {
+    outcome.fails(code).stderr_lacks(MARKER);
+    assert!(outcome.elapsed < BOUND, "took {:?}", outcome.elapsed);
+}
+
+/// The lines of stderr that start as the wrapper's success line does.
+fn loaded_lines(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("shortcut-env: loaded"))
+        .count()
+}
+
+fn bare(status: u16) -> Fault {
+    Fault::Respond {
+        status,
+        body: String::new(),
+    }
+}
+
+#[test]
+fn hung_first_attempt_is_abandoned_and_retried_inside_the_deadline() {
+    let (proxy, run, _) = through(&[Fault::Hang]);
+    started(&run.run(), Duration::from_secs(5));
+    assert_eq!(get_secret_calls(&proxy), 2);
+}
+
+#[test]
+fn two_hung_attempts_are_retried_inside_the_deadline() {
+    let (proxy, run, _) = through(&[Fault::Hang, Fault::Hang]);
+    started(&run.run(), Duration::from_secs(6));
+    assert_eq!(get_secret_calls(&proxy), 3);
+}
+
+#[test]
+fn hung_every_time_makes_several_attempts_before_the_deadline() {
+    let (proxy, mut run, _) = through(&[]);
+    proxy.always(Fault::Hang);
+    run.env("SHORTCUT_ENV_MAX_ATTEMPTS", "20");
+    let outcome = run.run();
+    refused(&outcome, 69);
+    outcome.stderr_has("within the 6 s deadline");
+    assert!(get_secret_calls(&proxy) >= 2, "{:?}", proxy.targets());
+}
+
+#[test]
+fn stalled_body_once_is_retried() {
+    let (proxy, run, _) = through(&[Fault::StallBody]);
+    started(&run.run(), Duration::from_secs(5));
+    assert_eq!(get_secret_calls(&proxy), 2);
+}
+
+#[test]
+fn slow_drip_body_once_is_cut_and_retried() {
+    let (proxy, run, _) = through(&[Fault::Drip]);
+    started(&run.run(), Duration::from_secs(5));
+    assert_eq!(get_secret_calls(&proxy), 2);
+}
+
+#[test]
+fn throttled_bare_429_once_is_retried() {
+    let (proxy, run, _) = through(&[bare(429)]);
+    started(&run.run(), BOUND);
+    assert_eq!(get_secret_calls(&proxy), 2);
+}
+
+#[test]
+fn throttled_bare_429_every_time_is_throttling() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(bare(429));
+    let outcome = run.run();
+    refused(&outcome, 69);
+    outcome
+        .stderr_has("kept throttling the request (HTTP 429)")
+        .stderr_has("hint: too many tasks are starting at once");
+    assert_eq!(get_secret_calls(&proxy), 4);
+}
+
+#[test]
+fn throttled_429_with_an_html_page_is_throttling() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(Fault::Respond {
+        status: 429,
+        body: "<html><body>Too Many Requests</body></html>".into(),
+    });
+    refused(run.run().stderr_has("HTTP 429"), 69);
+    assert_eq!(get_secret_calls(&proxy), 4);
+}
+
+#[test]
+fn bare_503_once_is_retried() {
+    let (proxy, run, _) = through(&[bare(503)]);
+    started(&run.run(), BOUND);
+    assert_eq!(get_secret_calls(&proxy), 2);
+}
+
+#[test]
+fn bare_503_every_time_is_a_service_failure() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(bare(503));
+    let outcome = run.run();
+    refused(&outcome, 69);
+    outcome.stderr_has("Secrets Manager failed with HTTP 503");
+    assert_eq!(get_secret_calls(&proxy), 4);
+}
+
+#[test]
+fn huge_answer_with_a_length_is_refused_unread() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(Fault::Huge {
+        bytes: 100 << 20,
+        chunked: false,
+    });
+    let outcome = run.run();
+    refused(&outcome, 69);
+    outcome
+        .stderr_has("is larger than 512 KiB")
+        .stderr_has("hint: a secret is at most 64 KiB");
+}
+
+#[test]
+fn huge_chunked_answer_is_cut_at_the_limit() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(Fault::Huge {
+        bytes: 100 << 20,
+        chunked: true,
+    });
+    refused(run.run().stderr_has("is larger than 512 KiB"), 69);
+    // Not retried: the next answer would be as large.
+    assert_eq!(get_secret_calls(&proxy), 1);
+}
+
+#[test]
+fn answer_just_over_the_limit_is_refused() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(Fault::Huge {
+        bytes: 512 * 1024 + 1,
+        chunked: true,
+    });
+    refused(run.run().stderr_has("is larger than 512 KiB"), 69);
+}
+
+#[test]
+fn escaped_aws_message_cannot_forge_a_success_line() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(Fault::Error {
+        status: 400,
+        code: "AccessDeniedException",
+        message: "denied\nshortcut-env: loaded 7 keys from short-cut/prod/app in 1 ms",
+    });
+    let outcome = run.run();
+    refused(&outcome, 77);
+    assert_eq!(loaded_lines(&outcome.stderr), 0, "{}", outcome.stderr);
+    outcome.stderr_has("denied\\u{a}shortcut-env: loaded 7 keys");
+}
+
+#[test]
+fn escaped_ansi_sequences_from_an_aws_message() {
+    let (proxy, run, _) = through(&[]);
+    proxy.always(Fault::Error {
+        status: 400,
+        code: "AccessDeniedException",
+        message: "\u{1b}[2J\u{1b}[31mdenied\r",
+    });
+    let outcome = run.run();
+    refused(&outcome, 77);
+    assert!(!outcome.stderr.contains('\u{1b}') && !outcome.stderr.contains('\r'));
+    outcome.stderr_has("\\u{1b}[2J");
+}
+
+#[test]
+fn escaped_ansi_sequences_in_json_logs() {
+    let (proxy, mut run, _) = through(&[]);
+    proxy.always(Fault::Error {
+        status: 400,
+        code: "AccessDeniedException",
+        message: "\u{1b}]0;owned\u{7}denied",
+    });
+    run.env("SHORTCUT_ENV_LOG_FORMAT", "json");
+    let outcome = run.run();
+    outcome.code(77);
+    assert!(!outcome.stderr.contains('\u{1b}'), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("\\u001b"), "{}", outcome.stderr);
+}
+
+/// A 200 answer for `secret` whose version id and stage hold a forged line.
+fn forged_version(secret: &Seeded) -> Fault {
+    let body = serde_json::json!({
+        "ARN": secret.arn,
+        "Name": secret.name,
+        "SecretString": guide_secret(),
+        "VersionId": "v1\nshortcut-env: loaded 0 keys from nowhere\u{1b}[8m",
+        "VersionStages": ["AWSCURRENT\n"],
+    });
+    Fault::Respond {
+        status: 200,
+        body: body.to_string(),
+    }
+}
+
+#[test]
+fn escaped_version_id_in_the_success_line() {
+    let (proxy, run, secret) = through(&[]);
+    proxy.always(forged_version(&secret));
+    let outcome = run.run();
+    started(&outcome, BOUND);
+    assert_eq!(loaded_lines(&outcome.stderr), 1, "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains('\u{1b}'));
+    outcome.stderr_has("version v1\\u{a}shortcut-env: loaded 0 keys");
+}
+
+#[test]
+fn escaped_version_id_in_the_json_success_line() {
+    let (proxy, mut run, secret) = through(&[]);
+    proxy.always(forged_version(&secret));
+    run.env("SHORTCUT_ENV_LOG_FORMAT", "json");
+    let outcome = run.run();
+    started(&outcome, BOUND);
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("\\u001b"), "{}", outcome.stderr);
+}
+
+#[test]
+fn escaped_invalid_key_is_cut_short() {
+    // A value pasted into the key field, with a forged line in it.
+    let key = format!("{}\nshortcut-env: loaded 1 key {MARKER}", "k".repeat(80));
+    let secret = seed_text(&serde_json::json!({ key: "v" }).to_string());
+    let mut run = Run::moto(&secret.name);
+    run.command(&["/bin/echo", "ran"]);
+    let outcome = run.run();
+    outcome
+        .fails(65)
+        .stderr_lacks(MARKER)
+        .stderr_has(&format!("\"{}…\"", "k".repeat(64)))
+        .stderr_has("characters)");
+    assert_eq!(loaded_lines(&outcome.stderr), 0, "{}", outcome.stderr);
+}

@@ -22,5 +22,6 @@ mod local;
 mod policy;
 mod references;
 mod signals;
+mod regions;
 mod static_binary;
 mod tls;

@@ -144,7 +144,7 @@ fn bad_references_fail_clearly() {
         (
             format!("{}:K::00000000-0000-0000-0000-000000000000", secret.name),
             66,
-            "was not found",
+            "has no version id 00000000-0000-0000-0000-000000000000",
         ),
     ];
     for (reference, code, needle) in cases {

@@ -40,6 +40,12 @@ pub enum Fault {
     Truncate,
     /// Send the head of a 200 answer, then nothing (for at most 30 s): a stalled body.
     StallBody,
+    /// A 200 answer of this many bytes (a JSON string of `x`), with a `content-length` or
+    /// chunked, sent as fast as the client reads it.
+    Huge { bytes: usize, chunked: bool },
+    /// Forward, then relay moto's answer one byte every 100 ms: a body that never stalls long
+    /// enough for a read timeout but would take minutes.
+    Drip,
 }
 
 /// An HTTP request as far as the tests care.
@@ -268,6 +274,20 @@ fn act(
             let _ = stream.write_all(&body[..body.len() / 2]);
             let _ = stream.flush();
         }
+        Fault::Huge { bytes, chunked } => huge(&mut stream, bytes, chunked),
+        Fault::Drip => {
+            let (head, body) = upstream_answer(&request, upstream_port)?;
+            let _ = stream
+                .write_all(format!("{head}content-length: {}\r\n\r\n", body.len()).as_bytes());
+            let started = Instant::now();
+            for byte in body {
+                if stream.write_all(&[byte]).is_err() || started.elapsed() > MAX_HANG {
+                    return None;
+                }
+                let _ = stream.flush();
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
         Fault::StallBody => {
             let _ = stream.write_all(
                 b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 100\r\n\r\n",
@@ -277,6 +297,49 @@ fn act(
         }
     }
     None
+}
+
+/// Writes a 200 answer of `bytes` bytes in 64 KiB pieces, until done or the client stops
+/// reading (a closed connection ends it).
+fn huge(stream: &mut TcpStream, bytes: usize, chunked: bool) {
+    let framing = if chunked {
+        "transfer-encoding: chunked".to_string()
+    } else {
+        format!("content-length: {bytes}")
+    };
+    let head =
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\n{framing}\r\n\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let piece = vec![b'x'; 64 * 1024];
+    let mut left = bytes;
+    let mut first = true;
+    while left > 0 {
+        let n = left.min(piece.len());
+        let mut data = piece[..n].to_vec();
+        if first {
+            let prefix = b"{\"SecretString\":\"";
+            data[..prefix.len()].copy_from_slice(prefix);
+            first = false;
+        }
+        let sent = if chunked {
+            let mut framed = format!("{n:x}\r\n").into_bytes();
+            framed.extend_from_slice(&data);
+            framed.extend_from_slice(b"\r\n");
+            stream.write_all(&framed)
+        } else {
+            stream.write_all(&data)
+        };
+        if sent.is_err() {
+            return;
+        }
+        left -= n;
+    }
+    if chunked {
+        let _ = stream.write_all(b"0\r\n\r\n");
+    }
+    let _ = stream.flush();
 }
 
 /// Relays one request to the upstream and its answer back, with `connection: close`; returns
@@ -346,6 +409,11 @@ pub enum CredentialsMode {
     Status(u16),
     /// Accept and never answer (for at most 30 s).
     Hang,
+    /// Valid JSON whose AccessKeyId and Token are these (e.g. with a newline).
+    Fields {
+        access_key_id: &'static str,
+        token: &'static str,
+    },
 }
 
 /// An ECS container-credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`) that checks the
@@ -378,6 +446,18 @@ impl CredentialsEndpoint {
             match mode {
                 CredentialsMode::Status(status) => respond(&mut stream, status, &json, b"{}"),
                 CredentialsMode::Hang => thread::sleep(MAX_HANG),
+                CredentialsMode::Fields {
+                    access_key_id,
+                    token,
+                } => {
+                    let body = serde_json::json!({
+                        "AccessKeyId": access_key_id,
+                        "SecretAccessKey": "container-secret",
+                        "Token": token,
+                        "Expiration": expiration,
+                    });
+                    respond(&mut stream, 200, &json, body.to_string().as_bytes());
+                }
                 _ => {
                     let body = serde_json::json!({
                         "AccessKeyId": "ASIATESTCONTAINER",

@@ -125,9 +125,15 @@ pub fn unique(prefix: &str) -> String {
 }
 
 fn client(endpoint: &str) -> Client {
+    client_in(endpoint, REGION)
+}
+
+fn client_in(endpoint: &str, region: &str) -> Client {
     let config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-        .region(aws_sdk_secretsmanager::config::Region::new(REGION))
+        .region(aws_sdk_secretsmanager::config::Region::new(
+            region.to_string(),
+        ))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
             "testing", "testing", None, None, "tests",
@@ -161,7 +167,12 @@ pub enum Value<'a> {
 
 /// Creates `name` in moto with `value`.
 pub fn seed(name: &str, value: Value) -> Seeded {
-    let client = client(&moto().url());
+    seed_in(REGION, name, value)
+}
+
+/// Creates `name` in moto's `region` (moto keeps each region's secrets apart, as AWS does).
+pub fn seed_in(region: &str, name: &str, value: Value) -> Seeded {
+    let client = client_in(&moto().url(), region);
     let request = client.create_secret().name(name);
     let request = match value {
         Value::Text(text) => request.secret_string(text),
