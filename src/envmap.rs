@@ -362,18 +362,14 @@ pub fn parse_secret(source: &str, text: &str) -> Result<Entries, Error> {
     Ok(entries)
 }
 
-/// A key as messages show it: itself when it is a variable name, else escaped and cut short,
-/// since a value pasted into the key field must not reach the logs whole.
+/// A key as messages show it: itself when it is a variable name, else quoted, escaped and cut
+/// short ([`crate::log::shorten`]), since a value pasted into the key field must not reach the
+/// logs whole.
 pub fn shown_key(key: &str) -> String {
-    const MAX_CHARS: usize = 32;
     if is_valid_name(key) && key.len() <= 64 {
         return key.to_string();
     }
-    let mut cut: String = key.chars().take(MAX_CHARS).collect();
-    if cut.len() < key.len() {
-        cut.push('…');
-    }
-    format!("{cut:?}")
+    crate::log::shorten(key)
 }
 
 /// A value as environment text, from its JSON text as written in the secret: strings decoded,
@@ -664,7 +660,7 @@ fn check_entry(entries: &Entries, key: &str, name: &str, value: &SecretValue) ->
     if !is_valid_name(name) {
         return Err(Error::InvalidKeyName {
             source_name: entries.source.clone(),
-            key: key.chars().take(32).collect(),
+            key: shown_key(key),
         });
     }
     if value.expose().contains('\0') {
@@ -856,7 +852,8 @@ mod tests {
         assert_eq!(shown_key("OK_NAME"), "OK_NAME");
         let shown = shown_key(&key);
         assert!(
-            shown.len() < 50 && shown.starts_with("\"line\\n") && !shown.contains('\n'),
+            shown.starts_with("\"line\\u{a}") && shown.ends_with("(105 characters)")
+                && !shown.contains('\n'),
             "{shown}"
         );
     }

@@ -104,10 +104,8 @@ pub enum Error {
     SecretNotObject { secret: String, found: String },
     #[error("secret {secret} holds binary data, not a JSON object")]
     SecretBinary { secret: String },
-    #[error(
-        "key {} of {source_name} is not a valid environment variable name",
-        crate::log::shorten(key)
-    )]
+    /// `key` is as [`crate::envmap::shown_key`] shows it: escaped and cut short.
+    #[error("key {key} of {source_name} is not a valid environment variable name")]
     InvalidKeyName { source_name: String, key: String },
     #[error("key {key} appears more than once in {source_name}")]
     DuplicateKey { source_name: String, key: String },
