@@ -314,8 +314,18 @@ impl Run {
         self.execute(command)
     }
 
-    /// Runs `command` with this run's environment and directory, and collects what happened.
-    fn execute(&self, mut command: Command) -> Outcome {
+    /// Starts the wrapper without waiting for it (stdout and stderr discarded), e.g. to kill
+    /// it at a moment of the test's choosing.
+    pub fn spawn(&self) -> Child {
+        let mut command = Command::new(BIN);
+        command.args(&self.args);
+        self.configure(&mut command);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        command.spawn().unwrap()
+    }
+
+    /// This run's environment, directory and standard streams, on `command`.
+    fn configure(&self, command: &mut Command) {
         command
             .env_clear()
             .envs(&self.env)
@@ -325,6 +335,11 @@ impl Run {
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
+    }
+
+    /// Runs `command` with this run's environment and directory, and collects what happened.
+    fn execute(&self, mut command: Command) -> Outcome {
+        self.configure(&mut command);
         let started = std::time::Instant::now();
         let child = command.spawn().unwrap();
         let pid = child.id();
