@@ -887,7 +887,7 @@ mod tests {
         let mut other = prepare_dir(&config, true).unwrap();
         let theirs = write_private_file(&mut other, "tls-key", "", b"k").unwrap();
         assert_eq!(theirs.path, mine.path);
-        remove_files(&[mine.clone()]);
+        remove_files(std::slice::from_ref(&mine));
         assert!(mine.path.exists());
     }
 
