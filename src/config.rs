@@ -209,8 +209,14 @@ impl Retry {
 /// Where materialized credential files go.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CredentialsDir {
-    /// `$TMPDIR/shortcut-env-UID`, made private by us.
-    Default { temp_dir: PathBuf },
+    /// `$XDG_RUNTIME_DIR/shortcut-env` when that directory is usable (absolute, ours, 0700:
+    /// checked when the directory is opened, since this module does no I/O), else
+    /// `$TMPDIR/shortcut-env-UID`; made private by us. A per-user runtime directory cannot be
+    /// squatted by another user the way a fixed name in the shared /tmp can.
+    Default {
+        runtime_dir: Option<PathBuf>,
+        temp_dir: PathBuf,
+    },
     /// Chosen by the operator, e.g. a tmpfs volume with a read-only root filesystem.
     Explicit(PathBuf),
 }
@@ -379,6 +385,10 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
         None => match vars.get("SHORTCUT_ENV_CREDENTIALS_DIR") {
             Some(dir) if !dir.is_empty() => CredentialsDir::Explicit(dir.into()),
             _ => CredentialsDir::Default {
+                runtime_dir: vars
+                    .get("XDG_RUNTIME_DIR")
+                    .filter(|dir| !dir.is_empty())
+                    .map(PathBuf::from),
                 temp_dir: vars
                     .get("TMPDIR")
                     .filter(|dir| !dir.is_empty())
@@ -1283,7 +1293,17 @@ mod tests {
         assert_eq!(
             config.credentials_dir,
             CredentialsDir::Default {
+                runtime_dir: None,
                 temp_dir: "/var/tmp".into()
+            }
+        );
+        let config =
+            resolve_vars(&[("APP_ENV", "local"), ("XDG_RUNTIME_DIR", "/run/user/1000")]).unwrap();
+        assert_eq!(
+            config.credentials_dir,
+            CredentialsDir::Default {
+                runtime_dir: Some("/run/user/1000".into()),
+                temp_dir: "/tmp".into()
             }
         );
         let config = resolve_vars(&[

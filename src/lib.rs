@@ -25,7 +25,6 @@ pub mod tls;
 pub mod vars;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::{Map, json};
@@ -97,7 +96,9 @@ fn run(cli: &Cli, inherited: &Vars, log: &Logger) -> Result<i32, Error> {
         }
         Some(Mode::Check) => {
             let mut prepared = prepare(&cli.options, inherited, log)?;
-            // Everything the start would do, files included; they are removed again.
+            // Everything the start would do, files included, but they get no name: a check
+            // neither adds a file nor takes away one a running start may be using.
+            prepared.dir.check_only();
             let materialized = materialize(&mut prepared, log);
             signals::remove_written();
             materialized?;
@@ -150,8 +151,10 @@ struct Prepared {
     /// e.g. `short-cut/prod/app (version 3f0c…, AWSCURRENT)` or `.env (local mode)`.
     origin: String,
     fields: Map<String, serde_json::Value>,
+    /// The credentials directory, checked before any network call.
+    dir: materialize::Dir,
     /// Files written by `materialize`.
-    written: Vec<PathBuf>,
+    written: Vec<materialize::Written>,
 }
 
 impl Prepared {
@@ -172,6 +175,8 @@ fn prepare(options: &cli::Options, inherited: &Vars, log: &Logger) -> Result<Pre
         log.warn(&warning);
     }
     let config = config::resolve(options, inherited)?;
+    let needs_files = !config.files.is_empty() || inherited.contains(materialize::GCP_JSON_VAR);
+    let dir = materialize::prepare_dir(&config.credentials_dir, needs_files)?;
     let (sources, origin, fields) = load(&config)?;
     let mut built = envmap::build(inherited, &sources, &config.policy)?;
     for warning in &built.warnings {
@@ -184,6 +189,7 @@ fn prepare(options: &cli::Options, inherited: &Vars, log: &Logger) -> Result<Pre
         built,
         origin,
         fields,
+        dir,
         written: Vec::new(),
     })
 }
@@ -200,8 +206,8 @@ fn require(prepared: &Prepared) -> Result<(), Error> {
 
 /// The GCP key file and the `--file` files.
 fn write_files(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
-    let dir = &prepared.config.credentials_dir;
-    if let Some((path, replaced)) = materialize::gcp_credentials(&mut prepared.env, dir)? {
+    let dir = &mut prepared.dir;
+    if let Some((file, replaced)) = materialize::gcp_credentials(&mut prepared.env, dir)? {
         if replaced {
             log.warn(&format!(
                 "{} is replaced by the file written from {}",
@@ -211,12 +217,13 @@ fn write_files(prepared: &mut Prepared, log: &Logger) -> Result<(), Error> {
         }
         prepared.fields.insert(
             "gcp_credentials_file".into(),
-            json!(path.display().to_string()),
+            json!(file.path.display().to_string()),
         );
-        prepared.written.push(path);
+        prepared.written.push(file);
     }
-    let files = materialize::value_files(&mut prepared.env, &prepared.config.files, dir)
-        .inspect_err(|_| materialize::remove_files(&prepared.written))?;
+    let files =
+        materialize::value_files(&mut prepared.env, &prepared.config.files, &mut prepared.dir)
+            .inspect_err(|_| materialize::remove_files(&prepared.written))?;
     prepared.written.extend(files);
     Ok(())
 }

@@ -23,7 +23,6 @@
 //! files and against exec: a signal that arrives while files are written waits until they are
 //! recorded, and once the exec gate is open the signal thread can no longer remove them.
 
-use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use nix::sys::signal::{SigSet, Signal};
@@ -42,7 +41,7 @@ const STOP_SIGNALS: [Signal; 4] = [
 /// What the signal thread needs, behind the one lock.
 struct State {
     /// Files written for the command, to remove if it is not going to run.
-    written: Vec<PathBuf>,
+    written: Vec<crate::materialize::Written>,
     /// How to log the stop (set once the log format is known).
     log: Logger,
 }
@@ -140,7 +139,7 @@ pub fn set_logger(log: Logger) {
 
 /// Runs `write`, which writes files for the command and returns their paths, and records
 /// them; a stop signal waits until they are recorded, so none is left behind.
-pub fn writing<T, E>(write: impl FnOnce() -> Result<(T, Vec<PathBuf>), E>) -> Result<T, E> {
+pub fn writing<T, E>(write: impl FnOnce() -> Result<(T, Vec<crate::materialize::Written>), E>) -> Result<T, E> {
     let mut state = state();
     let (value, paths) = write()?;
     state.written.extend(paths);

@@ -359,11 +359,18 @@ impl Run {
         self.spawn(command)
     }
 
-    fn spawn(&self, mut command: Command) -> Running {
-        let stdout = match &self.stdout_file {
-            Some(path) => Stdio::from(std::fs::OpenOptions::new().write(true).open(path).unwrap()),
-            None => Stdio::piped(),
-        };
+    /// Starts the wrapper without waiting for it, stdout and stderr discarded, e.g. to kill it
+    /// at a moment of the test's choosing.
+    pub fn spawn_detached(&self) -> Child {
+        let mut command = Command::new(BIN);
+        command.args(&self.args);
+        self.configure(&mut command, Stdio::null());
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        command.spawn().unwrap()
+    }
+
+    /// This run's environment, directory and standard streams, on `command`.
+    fn configure(&self, command: &mut Command, stdout: Stdio) {
         command
             .env_clear()
             .envs(&self.env)
@@ -373,6 +380,14 @@ impl Run {
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
+    }
+
+    fn spawn(&self, mut command: Command) -> Running {
+        let stdout = match &self.stdout_file {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().write(true).open(path).unwrap()),
+            None => Stdio::piped(),
+        };
+        self.configure(&mut command, stdout);
         let started = std::time::Instant::now();
         let child = command
             .spawn()
