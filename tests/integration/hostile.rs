@@ -1,0 +1,575 @@
+//! The hostile-input and fault suites: hundreds of inputs that could plausibly break the wrapper
+//! (control characters in every field it reads, protected names, malformed references, GCP keys,
+//! settings, endpoint URLs, env files, commands) and the faults of everything it talks to
+//! (every Secrets Manager error code, HTTP statuses, malformed answers, broken connections, a
+//! broken container-credentials endpoint or credential_process).
+//!
+//! Every case is one line, a named `#[test]` (so `cargo test hostile::gcp_` runs a group), and
+//! every case goes through the one checker, [`check`], which guarantees for each run of the
+//! real binary:
+//!
+//! - the documented exit status (design.md's table);
+//! - on failure, exactly one `shortcut-env: error:` line and one `hint:` line, every other
+//!   stderr line being the wrapper's own (no forged lines); with JSON logs, every stderr line is
+//!   a JSON object and exactly one is the error, with `error`, `exit_code` and `hint`;
+//! - on failure, nothing exec'd: the command would have written a file, and there is none;
+//! - on failure, no file left in the credentials directory or the temp dir (hidden ones too);
+//! - no secret value in any output: every value carries [`MARKER`], and neither stdout nor
+//!   stderr ever holds it (the command writes what it sees to a file, not to stdout);
+//! - no raw control character on stderr (ESC, CR, C1 controls…) besides the line breaks;
+//! - no panic, within a generous time bound that catches a hang;
+//! - on success, the command saw exactly the expected values.
+//!
+//! The cases are written to the contract in design.md, not to what the code happens to do.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::endpoints::{CredentialsMode, closed_port};
+use crate::support::*;
+
+/// Catches a hang; not a performance assertion.
+const BOUND: Duration = Duration::from_secs(40);
+
+/// What a case must end with.
+enum Expect {
+    /// The wrapper fails with this status before running anything.
+    Fail(i32),
+    /// The command runs and sees these variables with exactly these values, and does not see
+    /// the `hidden` names with the values the source gave them.
+    Succeed {
+        sees: Vec<(String, String)>,
+        hidden: Vec<(String, String)>,
+    },
+}
+
+/// One hostile run: the binary's arguments and environment, and what must come out.
+struct Case {
+    run: Run,
+    expect: Expect,
+    /// What stderr must hold (e.g. the option's name, `--`).
+    needles: Vec<String>,
+    /// The fault proxy every AWS case talks to (kept alive for the run).
+    proxy: Option<Proxy>,
+    /// The proxy must see no request at all: a configuration error is found before the network.
+    offline: bool,
+    /// Append the marker command (`-- sh -c 'env -0 > RAN'`); off for usage cases and custom
+    /// commands.
+    command: bool,
+    /// The directory that must be empty or absent after a failure.
+    creds: PathBuf,
+    /// The file the command writes; must not exist after a failure.
+    ran: PathBuf,
+    /// Endpoints and other things that must live as long as the run.
+    keep: Vec<Box<dyn std::any::Any>>,
+}
+
+impl Case {
+    fn from_run(mut run: Run) -> Case {
+        let creds = run.path("creds");
+        let ran = run.path("ran");
+        run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &creds);
+        Case {
+            run,
+            expect: Expect::Fail(-1),
+            needles: Vec::new(),
+            proxy: None,
+            offline: false,
+            command: true,
+            creds,
+            ran,
+            keep: Vec::new(),
+        }
+    }
+
+    /// Fails with `code`; configuration and usage errors must come before any network call.
+    fn fails(mut self, code: i32) -> Case {
+        self.offline |= code == 64 || code == 78;
+        self.expect = Expect::Fail(code);
+        self
+    }
+    /// Fails with `code`, possibly after a network call (e.g. a region check that the
+    /// contract lets the SDK make).
+    fn fails_online(mut self, code: i32) -> Case {
+        self.expect = Expect::Fail(code);
+        self
+    }
+    /// Succeeds, and the command sees `name=value`.
+    fn sees(mut self, name: &str, value: &str) -> Case {
+        let entry = (name.to_string(), value.to_string());
+        match &mut self.expect {
+            Expect::Succeed { sees, .. } => sees.push(entry),
+            other => {
+                *other = Expect::Succeed {
+                    sees: vec![entry],
+                    hidden: Vec::new(),
+                }
+            }
+        }
+        self
+    }
+    /// Succeeds, and the command does not see `name` with the source's `value`.
+    fn hides(mut self, name: &str, value: &str) -> Case {
+        let entry = (name.to_string(), value.to_string());
+        match &mut self.expect {
+            Expect::Succeed { hidden, .. } => hidden.push(entry),
+            other => {
+                *other = Expect::Succeed {
+                    sees: Vec::new(),
+                    hidden: vec![entry],
+                }
+            }
+        }
+        self
+    }
+    fn has(mut self, needle: &str) -> Case {
+        self.needles.push(needle.to_string());
+        self
+    }
+    fn env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Case {
+        self.run.env(name, value);
+        self
+    }
+    fn unset(mut self, name: &str) -> Case {
+        self.run.unset(name);
+        self
+    }
+    fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Case {
+        self.run.arg(arg);
+        self
+    }
+    /// JSON logs (`SHORTCUT_ENV_LOG_FORMAT=json`).
+    fn json(self) -> Case {
+        self.env("SHORTCUT_ENV_LOG_FORMAT", "json")
+    }
+    /// No marker command: the arguments are all there is.
+    fn bare(mut self) -> Case {
+        self.command = false;
+        self
+    }
+    /// `-- PROGRAM ARGS…` instead of the marker command.
+    fn exec(mut self, command: &[&str]) -> Case {
+        self.command = false;
+        self.run.command(command);
+        self
+    }
+    /// The next request gets `fault`, then the proxy forwards to moto.
+    fn then(self, fault: Fault) -> Case {
+        self.proxy().then(fault);
+        self
+    }
+    /// Every request gets `fault`.
+    fn always(self, fault: Fault) -> Case {
+        self.proxy().always(fault);
+        self
+    }
+    fn proxy(&self) -> &Proxy {
+        self.proxy.as_ref().expect("a proxy case")
+    }
+    fn keep(mut self, thing: impl std::any::Any) -> Case {
+        self.keep.push(Box::new(thing));
+        self
+    }
+    /// A file in the run's own directory, with `mode`.
+    fn file(self, name: &str, content: &[u8], mode: u32) -> Case {
+        let path = self.run.path(name);
+        std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        self
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.run.path(name)
+    }
+}
+
+// ---- where a case comes from ------------------------------------------------------------
+
+/// Production through a fresh fault proxy in front of moto, reading `secret`, with small
+/// deadlines so that faults end fast.
+fn through_proxy(secret: &str) -> Case {
+    let proxy = Proxy::start(moto().port);
+    let mut run = Run::aws(&proxy.url(), secret);
+    run.env("SHORTCUT_ENV_TIMEOUT", "2")
+        .env("SHORTCUT_ENV_MAX_ATTEMPTS", "2")
+        .env("SHORTCUT_ENV_INITIAL_BACKOFF", "0.01")
+        .env("SHORTCUT_ENV_MAX_BACKOFF", "0.05");
+    let mut case = Case::from_run(run);
+    case.proxy = Some(proxy);
+    case
+}
+
+/// A secret stored in moto holding `text`.
+fn secret(text: &str) -> Case {
+    through_proxy(&seed_text(text).name)
+}
+
+/// The guide's secret (every value carries the marker), for configuration and fault cases.
+fn guide() -> Case {
+    secret(&guide_secret())
+}
+
+/// A secret of one key whose value carries the marker, and an ordinary key.
+fn key(name: &str) -> Case {
+    secret(&serde_json::json!({ name: format!("{MARKER}-value"), "FINE": "fine" }).to_string())
+}
+
+/// A secret whose GOOGLE_APPLICATION_CREDENTIALS_JSON is `gcp`.
+fn gcp(gcp: &str) -> Case {
+    secret(&serde_json::json!({ "GOOGLE_APPLICATION_CREDENTIALS_JSON": gcp }).to_string())
+}
+
+/// A configuration case: the secret need not exist, since nothing may be fetched.
+fn config() -> Case {
+    through_proxy("short-cut/test/never-fetched")
+}
+
+/// A GetSecretValue answer from the proxy, for what moto will not store or send.
+fn answer(body: &str) -> Case {
+    config().always(Fault::Respond {
+        status: 200,
+        body: body.to_string(),
+    })
+}
+
+/// A well-formed GetSecretValue answer with these members added.
+fn answer_with(members: &str) -> Case {
+    answer(&format!(
+        r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:short-cut/test/app-AbCdEf","Name":"short-cut/test/app","VersionStages":["AWSCURRENT"],"CreatedDate":1.7E9{members}}}"#
+    ))
+}
+
+/// Every request gets this Secrets Manager error.
+fn sm_error(status: u16, code: &'static str, message: &'static str) -> Case {
+    config().always(Fault::Error {
+        status,
+        code,
+        message,
+    })
+}
+
+/// Every request gets this status and body.
+fn status(status: u16, body: &str) -> Case {
+    config().always(Fault::Respond {
+        status,
+        body: body.to_string(),
+    })
+}
+
+/// Local mode with this `.env` file.
+fn dotenv(content: &str) -> Case {
+    let run = Run::local();
+    std::fs::write(run.path(".env"), content).unwrap();
+    Case::from_run(run)
+}
+
+/// The guide's secret, read with credentials from a container-credentials endpoint answering
+/// `status` and `body`.
+fn container(status: u16, body: String) -> Case {
+    let endpoint = CredentialsEndpoint::answering("t", status, body);
+    let uri = endpoint.uri();
+    guide()
+        .unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t")
+        .keep(endpoint)
+}
+
+/// Container credentials with one field of a valid answer replaced by `value`.
+fn container_field(field: &str, value: serde_json::Value) -> Case {
+    let mut body = serde_json::json!({
+        "AccessKeyId": "ASIATESTCONTAINER",
+        "SecretAccessKey": format!("{MARKER}-container-secret"),
+        "Token": format!("{MARKER}-container-token"),
+        "Expiration": "2099-01-01T00:00:00Z",
+    });
+    body[field] = value;
+    container(200, body.to_string())
+}
+
+/// Container credentials from an endpoint in `mode`.
+fn container_mode(mode: CredentialsMode) -> Case {
+    let endpoint = CredentialsEndpoint::start("t", mode);
+    let uri = endpoint.uri();
+    guide()
+        .unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t")
+        .keep(endpoint)
+}
+
+/// Credentials from a `credential_process` script that runs `script` (sh).
+fn process(script: &str) -> Case {
+    let case = guide()
+        .unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    let helper = case.path("credential-process");
+    let case = case.file(
+        "credential-process",
+        format!("#!/bin/sh\n{script}\n").as_bytes(),
+        0o755,
+    );
+    let config = case.path("aws-config");
+    std::fs::write(
+        &config,
+        format!("[default]\ncredential_process = {}\n", helper.display()),
+    )
+    .unwrap();
+    case.env("AWS_CONFIG_FILE", config)
+}
+
+/// credential_process printing this JSON object.
+fn process_json(json: serde_json::Value) -> Case {
+    process(&format!("cat <<'JSON'\n{json}\nJSON"))
+}
+
+/// credential_process output with one field replaced by `value`.
+fn process_field(field: &str, value: serde_json::Value) -> Case {
+    let mut json = serde_json::json!({
+        "Version": 1,
+        "AccessKeyId": "AKIATESTPROCESS",
+        "SecretAccessKey": format!("{MARKER}-process-secret"),
+        "SessionToken": format!("{MARKER}-process-token"),
+        "Expiration": "2099-01-01T00:00:00Z",
+    });
+    json[field] = value;
+    process_json(json)
+}
+
+// ---- the checker ------------------------------------------------------------------------
+
+/// Runs `case` and asserts everything the module doc promises.
+fn check(mut case: Case) {
+    if case.command {
+        let ran = case.ran.clone();
+        let script = "exec /usr/bin/env -0 > \"$0\"";
+        let command: Vec<OsString> = vec![
+            "--".into(),
+            "/bin/sh".into(),
+            "-c".into(),
+            script.into(),
+            ran.into(),
+        ];
+        for part in command {
+            case.run.arg(part);
+        }
+    }
+    let outcome = case.run.run();
+    let stderr = &outcome.stderr;
+    let json = stderr.trim_start().starts_with('{');
+
+    assert!(
+        outcome.elapsed < BOUND,
+        "took {:?} (a hang?); stderr:\n{stderr}",
+        outcome.elapsed
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "a panic:\n{stderr}"
+    );
+    for (what, text) in [("stdout", &outcome.stdout), ("stderr", stderr)] {
+        assert!(
+            !text.contains(MARKER),
+            "a secret value leaked to {what}:\n{text}"
+        );
+    }
+    if let Some(c) = stderr
+        .chars()
+        .find(|c| (c.is_control() && *c != '\n') || ('\u{80}'..='\u{9f}').contains(c))
+    {
+        panic!("stderr holds the raw control character {c:?}:\n{stderr:?}");
+    }
+    for needle in &case.needles {
+        assert!(stderr.contains(needle.as_str()), "stderr lacks {needle:?}:\n{stderr}");
+    }
+
+    match &case.expect {
+        Expect::Fail(code) => {
+            assert_eq!(
+                outcome.code,
+                Some(*code),
+                "unexpected exit status; stderr:\n{stderr}"
+            );
+            if json {
+                check_json_failure(stderr, *code);
+            } else {
+                check_text_failure(stderr);
+            }
+            assert!(
+                outcome.stdout.is_empty(),
+                "a failure printed on stdout:\n{}",
+                outcome.stdout
+            );
+            assert!(!case.ran.exists(), "the command ran despite the failure");
+            assert_empty(&case.creds, "the credentials directory");
+            assert_empty(&case.run.path("tmp"), "the temp dir");
+            if case.offline
+                && let Some(proxy) = &case.proxy
+            {
+                let seen = proxy.targets();
+                assert!(
+                    seen.is_empty(),
+                    "a configuration error must be found before any network call; the proxy \
+                     saw {seen:?}\n{stderr}"
+                );
+            }
+        }
+        Expect::Succeed { sees, hidden } => {
+            assert_eq!(outcome.code, Some(0), "the start failed; stderr:\n{stderr}");
+            assert!(
+                outcome.stdout.is_empty(),
+                "the wrapper printed on stdout:\n{}",
+                outcome.stdout
+            );
+            let seen = std::fs::read(&case.ran)
+                .unwrap_or_else(|e| panic!("the command did not run ({e}); stderr:\n{stderr}"));
+            let seen = env0(&seen);
+            for (name, value) in sees {
+                assert_eq!(
+                    seen.get(name).map(String::as_str),
+                    Some(value.as_str()),
+                    "the command must see {name}; stderr:\n{stderr}"
+                );
+            }
+            for (name, value) in hidden {
+                assert_ne!(
+                    seen.get(name).map(String::as_str),
+                    Some(value.as_str()),
+                    "the command must not see {name} from the source; stderr:\n{stderr}"
+                );
+            }
+        }
+    }
+}
+
+/// One error line and one hint line, and nothing on stderr that the wrapper did not write.
+fn check_text_failure(stderr: &str) {
+    let count = |prefix: &str| stderr.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(
+        (count("shortcut-env: error: "), count("hint: ")),
+        (1, 1),
+        "expected one error and one hint line:\n{stderr}"
+    );
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with("shortcut-env: ") || line.starts_with("hint: "),
+            "a line the wrapper did not write (forged, or a library's output): {line:?}\n{stderr}"
+        );
+    }
+}
+
+/// Every line a JSON object; exactly one error object, with its kind, exit code and hint.
+fn check_json_failure(stderr: &str, code: i32) {
+    let mut errors = 0;
+    for line in stderr.lines() {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a stderr line is not JSON ({e}): {line:?}\n{stderr}"));
+        if value["level"] == "error" {
+            errors += 1;
+            assert!(value["error"].is_string(), "no error kind: {line}");
+            assert!(value["hint"].is_string(), "no hint: {line}");
+            assert_eq!(value["exit_code"], code, "exit_code field: {line}");
+        }
+    }
+    assert_eq!(errors, 1, "expected one error object:\n{stderr}");
+}
+
+/// `dir` is absent, or holds nothing (hidden files included).
+#[track_caller]
+fn assert_empty(dir: &Path, what: &str) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let left: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        assert!(left.is_empty(), "files left in {what}: {left:?}");
+    }
+}
+
+fn env0(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|entry| !entry.is_empty())
+        .filter_map(|entry| {
+            let text = String::from_utf8_lossy(entry);
+            let (k, v) = text.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Named cases: `name: expression;`, each a `#[test]` that runs the checker on it.
+macro_rules! cases {
+    ($($name:ident: $case:expr;)+) => {
+        $(
+            #[test]
+            fn $name() {
+                check($case);
+            }
+        )+
+    };
+}
+
+/// One group per line: a module of 33 named tests, `x01`…`x1f` and `x7f`, one per ASCII control
+/// character, `$c` being that character in `$case`.
+macro_rules! controls {
+    ($($group:ident: |$c:ident| $case:expr;)+) => {
+        $(
+            mod $group {
+                use super::*;
+                controls!(@each $c, $case;
+                    x01 '\x01', x02 '\x02', x03 '\x03', x04 '\x04', x05 '\x05', x06 '\x06',
+                    x07 '\x07', x08 '\x08', x09 '\x09', x0a '\x0a', x0b '\x0b', x0c '\x0c',
+                    x0d '\x0d', x0e '\x0e', x0f '\x0f', x10 '\x10', x11 '\x11', x12 '\x12',
+                    x13 '\x13', x14 '\x14', x15 '\x15', x16 '\x16', x17 '\x17', x18 '\x18',
+                    x19 '\x19', x1a '\x1a', x1b '\x1b', x1c '\x1c', x1d '\x1d', x1e '\x1e',
+                    x1f '\x1f', x7f '\x7f');
+            }
+        )+
+    };
+    (@each $c:ident, $case:expr; $($test:ident $char:literal),+) => {
+        $(
+            #[test]
+            fn $test() {
+                let $c: char = $char;
+                check($case);
+            }
+        )+
+    };
+}
+
+/// `TEXT` with `c` in the middle, so that no trimming can remove it.
+fn with(text: &str, c: char) -> String {
+    let (head, tail) = text.split_at(text.len() / 2);
+    format!("{head}{c}{tail}")
+}
+
+// ---- inputs: every control character in every field -------------------------------------
+
+controls! {
+    ctl_key: |c| key(&with("MY_KEY", c)).fails_online(65);
+    ctl_app_env: |c| config().env("APP_ENV", with("production", c)).fails(78);
+    ctl_region: |c| config().env("AWS_REGION", with("us-east-1", c)).fails(78);
+    ctl_secret_name: |c| config().env("SECRET_NAME", with("short-cut/prod/app", c)).fails(78);
+    ctl_version_stage: |c| config().env("SECRET_VERSION_STAGE", with("AWSCURRENT", c)).fails(78);
+    ctl_version_id: |c| config()
+        .env("SECRET_VERSION_ID", with("01234567-89ab-cdef-0123-456789abcdef", c))
+        .fails(78);
+    ctl_access_key_id: |c| guide().env("AWS_ACCESS_KEY_ID", with("AKIAIOSFODNN7EXAMPLE", c)).fails(77);
+    ctl_secret_access_key: |c| guide()
+        .env("AWS_SECRET_ACCESS_KEY", with(&format!("{MARKER}-wJalrXUtnFEMI"), c))
+        .fails(77);
+    ctl_session_token: |c| guide()
+        .env("AWS_SESSION_TOKEN", with(&format!("{MARKER}-FwoGZXIvYXdzE"), c))
+        .fails(77);
+    ctl_endpoint_url: |c| {
+        let case = config();
+        let url = with(&case.proxy().url(), c);
+        case.env("AWS_ENDPOINT_URL", url).fails(78)
+    };
+    ctl_endpoint_url_sm: |c| {
+        let case = config();
+        let url = with(&case.proxy().url(), c);
+        case.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", url).fails(78)
+    };
+}
