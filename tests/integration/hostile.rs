@@ -124,6 +124,20 @@ impl Case {
         }
         self
     }
+    /// Succeeds; what the command sees is not checked (e.g. an empty secret).
+    fn runs(self) -> Case {
+        self.hides("", "")
+    }
+    /// A failure that must come before any network call, whatever its status.
+    fn offline(mut self) -> Case {
+        self.offline = true;
+        self
+    }
+    /// The directory that must be left empty, instead of the default credentials directory.
+    fn creds(mut self, dir: PathBuf) -> Case {
+        self.creds = dir;
+        self
+    }
     fn has(mut self, needle: &str) -> Case {
         self.needles.push(needle.to_string());
         self
@@ -419,6 +433,11 @@ fn check(mut case: Case) {
         }
         Expect::Succeed { sees, hidden } => {
             assert_eq!(outcome.code, Some(0), "the start failed; stderr:\n{stderr}");
+            let forged = stderr
+                .lines()
+                .filter(|l| l.starts_with("shortcut-env: error:") || l.starts_with("hint:"))
+                .count();
+            assert_eq!(forged, 0, "an error or hint line in a success (forged?):\n{stderr}");
             assert!(
                 outcome.stdout.is_empty(),
                 "the wrapper printed on stdout:\n{}",
@@ -572,4 +591,246 @@ controls! {
         let url = with(&case.proxy().url(), c);
         case.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", url).fails(78)
     };
+}
+
+// ---- inputs: protected names as secret keys ----------------------------------------------
+
+/// A secret key with a protected name is skipped with a warning naming it: the command does
+/// not see the secret's value, and the rest of the secret still arrives.
+fn protected(name: &str) -> Case {
+    key(name)
+        .hides(name, &format!("{MARKER}-value"))
+        .sees("FINE", "fine")
+        .has(name)
+}
+
+/// An ordinary key that only looks like a protected one reaches the command.
+fn ordinary(name: &str) -> Case {
+    key(name)
+        .sees(name, &format!("{MARKER}-value"))
+        .sees("FINE", "fine")
+}
+
+/// `--allow-key NAME` lets the secret set a protected name.
+fn allowed(name: &str) -> Case {
+    key(name)
+        .arg("--allow-key")
+        .arg(name)
+        .sees(name, &format!("{MARKER}-value"))
+}
+
+cases! {
+    protected_path: protected("PATH");
+    protected_home: protected("HOME");
+    protected_user: protected("USER");
+    protected_shell: protected("SHELL");
+    protected_pwd: protected("PWD");
+    protected_tmpdir: protected("TMPDIR");
+    protected_ld_preload: protected("LD_PRELOAD");
+    protected_ld_library_path: protected("LD_LIBRARY_PATH");
+    protected_ld_audit: protected("LD_AUDIT");
+    protected_app_env: protected("APP_ENV");
+    protected_aws_access_key_id: protected("AWS_ACCESS_KEY_ID");
+    protected_aws_region: protected("AWS_REGION");
+    protected_aws_endpoint_url: protected("AWS_ENDPOINT_URL");
+    protected_aws_container_uri: protected("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    protected_aws_web_identity: protected("AWS_WEB_IDENTITY_TOKEN_FILE");
+    protected_secret_name: protected("SECRET_NAME");
+    protected_secret_version_stage: protected("SECRET_VERSION_STAGE");
+    protected_secret_version_id: protected("SECRET_VERSION_ID");
+    protected_shortcut_env_timeout: protected("SHORTCUT_ENV_TIMEOUT");
+    protected_shortcut_env_credentials_dir: protected("SHORTCUT_ENV_CREDENTIALS_DIR");
+    protected_google_application_credentials: protected("GOOGLE_APPLICATION_CREDENTIALS");
+    protected_bash_env: protected("BASH_ENV");
+    protected_env: protected("ENV");
+    protected_shellopts: protected("SHELLOPTS");
+    protected_ps4: protected("PS4");
+    protected_pythonpath: protected("PYTHONPATH");
+    protected_pythonhome: protected("PYTHONHOME");
+    protected_pythonstartup: protected("PYTHONSTARTUP");
+    protected_pythonwarnings: protected("PYTHONWARNINGS");
+    protected_browser: protected("BROWSER");
+    protected_node_options: protected("NODE_OPTIONS");
+    protected_node_path: protected("NODE_PATH");
+    protected_perl5opt: protected("PERL5OPT");
+    protected_perl5lib: protected("PERL5LIB");
+    protected_rubyopt: protected("RUBYOPT");
+    protected_rubylib: protected("RUBYLIB");
+    protected_java_tool_options: protected("JAVA_TOOL_OPTIONS");
+    protected_java_options: protected("_JAVA_OPTIONS");
+    protected_jdk_java_options: protected("JDK_JAVA_OPTIONS");
+    protected_gconv_path: protected("GCONV_PATH");
+    protected_glibc_tunables: protected("GLIBC_TUNABLES");
+    protected_locpath: protected("LOCPATH");
+    protected_hostaliases: protected("HOSTALIASES");
+    protected_ssl_cert_file: protected("SSL_CERT_FILE");
+    protected_ssl_cert_dir: protected("SSL_CERT_DIR");
+    protected_aws_ca_bundle: protected("AWS_CA_BUNDLE");
+    protected_requests_ca_bundle: protected("REQUESTS_CA_BUNDLE");
+    protected_curl_ca_bundle: protected("CURL_CA_BUNDLE");
+    protected_node_extra_ca_certs: protected("NODE_EXTRA_CA_CERTS");
+    protected_http_proxy: protected("HTTP_PROXY");
+    protected_http_proxy_lower: protected("http_proxy");
+    protected_https_proxy: protected("HTTPS_PROXY");
+    protected_https_proxy_lower: protected("https_proxy");
+    protected_no_proxy: protected("NO_PROXY");
+    protected_no_proxy_lower: protected("no_proxy");
+    protected_all_proxy: protected("ALL_PROXY");
+    protected_all_proxy_lower: protected("all_proxy");
+    protected_json_log: protected("LD_PRELOAD").json();
+
+    ordinary_secret_key: ordinary("SECRET_KEY");
+    ordinary_secret_token: ordinary("SECRET_TOKEN");
+    ordinary_secret: ordinary("SECRET");
+    ordinary_secret_name_2: ordinary("SECRET_NAME_2");
+    ordinary_my_path: ordinary("MY_PATH");
+    ordinary_home_url: ordinary("HOME_URL");
+    ordinary_env_name: ordinary("ENV_NAME");
+    ordinary_path_lower: ordinary("path");
+
+    allowed_tmpdir: allowed("TMPDIR");
+    allowed_pythonpath: allowed("PYTHONPATH");
+    allowed_https_proxy: allowed("HTTPS_PROXY");
+    allowed_node_options: allowed("NODE_OPTIONS");
+}
+
+// ---- inputs: the secret's data -----------------------------------------------------------
+
+/// A secret `{"N": LITERAL}`: the command sees `N` exactly as `expected`.
+fn number(literal: &str, expected: &str) -> Case {
+    secret(&format!(r#"{{"N":{literal},"M":"{MARKER}"}}"#)).sees("N", expected)
+}
+
+/// A secret that is not a JSON object of keys.
+fn not_object(text: &str) -> Case {
+    secret(text).fails_online(65)
+}
+
+/// The pasted-value shape: a long key holding the marker far from its start.
+fn pasted_key(padding: usize) -> Case {
+    key(&format!("sk-{}{MARKER}", "x".repeat(padding))).fails_online(65)
+}
+
+fn nested(depth: usize) -> String {
+    format!("{}\"{MARKER}\"{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+}
+
+/// `{"my-key": …, "OK": …}`: one bad key, one good one.
+fn bad_and_good() -> Case {
+    secret(&format!(r#"{{"my-key":"{MARKER}-bad","OK":"{MARKER}-ok"}}"#))
+}
+
+cases! {
+    number_decimal_zero: number("0.10", "0.10");
+    number_exponent: number("1e3", "1e3");
+    number_exponent_upper: number("1E3", "1E3");
+    number_negative_exponent: number("-1.5e-7", "-1.5e-7");
+    number_30_digits: number("123456789012345678901234567890", "123456789012345678901234567890");
+    number_one_point_zero: number("1.0", "1.0");
+    number_negative_zero: number("-0", "-0");
+    number_max_u64_plus_one: number("18446744073709551616", "18446744073709551616");
+    number_int: number("19530", "19530");
+    bool_true: number("true", "true");
+    bool_false: number("false", "false");
+    nested_object_compact: number(r#"{ "a" : [ 1 , 2 ] }"#, r#"{"a":[1,2]}"#);
+    nested_array_compact: number(r#"[ "x" , null ]"#, r#"["x",null]"#);
+    null_value_skipped: secret(&format!(r#"{{"N":null,"M":"{MARKER}"}}"#)).hides("N", "null").has("N");
+
+    object_empty: secret("{}").runs();
+    object_plain_text: not_object(&format!("{MARKER} plain text"));
+    object_array: not_object(&format!(r#"["{MARKER}"]"#));
+    object_number: not_object("19530");
+    object_string: not_object(&format!(r#""{MARKER}""#));
+    object_null: not_object("null");
+    object_true: not_object("true");
+    object_whitespace: not_object(" \n\t ");
+    object_trailing_text: not_object(&format!(r#"{{"A":"1"}} {MARKER}"#));
+    object_two_objects: not_object(&format!(r#"{{"A":"1"}}{{"B":"{MARKER}"}}"#));
+    object_bom: not_object(&format!("\u{feff}{{\"A\":\"{MARKER}\"}}"));
+    object_nested_10000: not_object(&nested(10_000));
+    object_lone_surrogate: not_object(&format!(r#"{{"A":"{MARKER}\ud800"}}"#));
+    object_unterminated: not_object(&format!(r#"{{"A":"{MARKER}"#));
+    object_single_quotes: not_object(&format!("{{'A':'{MARKER}'}}"));
+    object_trailing_comma: not_object(&format!(r#"{{"A":"{MARKER}",}}"#));
+    object_comment: not_object(&format!("{{\"A\":\"{MARKER}\" // note\n}}"));
+    object_value_nul: not_object(&format!(r#"{{"A":"{MARKER}\u0000x"}}"#));
+    object_empty_string: answer_with(r#","SecretString":"""#).fails_online(65);
+    object_no_value: answer_with("").fails_online(65);
+    object_binary: answer_with(r#","SecretBinary":"TEVBS01BUktFUgABAv8=""#).fails_online(65);
+
+    key_leading_digit: key("1ABC").fails_online(65).has("1ABC");
+    key_dash: key("A-B").fails_online(65).has("A-B");
+    key_equals: key("A=B").fails_online(65);
+    key_empty: key("").fails_online(65);
+    key_space: key("A B").fails_online(65);
+    key_dot: key("A.B").fails_online(65);
+    key_dollar: key("$A").fails_online(65);
+    key_semicolon: key("A;rm").fails_online(65);
+    key_backtick: key("A`id`").fails_online(65);
+    key_slash: key("../A").fails_online(65);
+    key_umlaut: key("ÄÖ").fails_online(65);
+    key_emoji: key("KEY_😀").fails_online(65);
+    key_nul: key("A\0B").fails_online(65);
+    key_cyrillic_a: key("\u{410}PI_KEY").fails_online(65);
+    key_fullwidth: key("ＰＡＴＨ").fails_online(65);
+    key_zero_width_space: key("API\u{200b}_KEY").fails_online(65);
+    key_nbsp: key("API\u{a0}KEY").fails_online(65);
+    key_line_separator: key("API\u{2028}KEY").fails_online(65);
+    key_rtl_override: key("API\u{202e}YEK").fails_online(65);
+    key_c1_csi: key("API\u{9b}31m").fails_online(65);
+    key_combining: key("A\u{301}").fails_online(65);
+    key_pasted_1k: pasted_key(1_000);
+    key_pasted_60k: pasted_key(60_000);
+    key_json_log: key("A-B").fails_online(65).json();
+
+    dup_plain: secret(&format!(r#"{{"A":"{MARKER}1","A":"{MARKER}2"}}"#)).fails_online(65).has("A");
+    dup_escaped: secret(&format!(r#"{{"A":"{MARKER}1","\u0041":"{MARKER}2"}}"#)).fails_online(65);
+    dup_with_null: secret(&format!(r#"{{"A":null,"A":"{MARKER}"}}"#)).fails_online(65);
+    dup_same_value: secret(&format!(r#"{{"A":"{MARKER}","A":"{MARKER}"}}"#)).fails_online(65);
+    dup_json_key_ref: {
+        let seeded = seed_text(&format!(r#"{{"A":"{MARKER}1","A":"{MARKER}2"}}"#));
+        config().env("SECRET_NAME", format!("{}:A", seeded.name)).fails_online(65)
+    };
+    dup_var_json_key_ref: {
+        let seeded = seed_text(&format!(r#"{{"A":"{MARKER}1","A":"{MARKER}2","B":"x"}}"#));
+        config().env("SECRET_NAME", format!("V={}:B", seeded.name)).fails_online(65)
+    };
+    dup_gcp_type: gcp(r#"{"type":"service_account","type":"authorized_user","project_id":"p"}"#).fails_online(65);
+
+    select_no_selection_fails: bad_and_good().fails_online(65).has("my-key");
+    select_exclude_env: bad_and_good().env("SHORTCUT_ENV_EXCLUDE", "my-key").sees("OK", &format!("{MARKER}-ok"));
+    select_exclude_flag: bad_and_good().arg("--exclude").arg("my-key").sees("OK", &format!("{MARKER}-ok"));
+    select_exclude_glob: bad_and_good().arg("--exclude").arg("*-*").sees("OK", &format!("{MARKER}-ok"));
+    select_only: bad_and_good().env("SHORTCUT_ENV_ONLY", "OK").sees("OK", &format!("{MARKER}-ok"));
+    select_map: bad_and_good().env("SHORTCUT_ENV_MAP", "my-key=MY_KEY").sees("MY_KEY", &format!("{MARKER}-bad"));
+    select_json_key: {
+        let seeded = seed_text(&format!(r#"{{"my-key":"{MARKER}-bad","OK":"{MARKER}-ok"}}"#));
+        config().env("SECRET_NAME", format!("V={}:OK", seeded.name)).sees("V", &format!("{MARKER}-ok"))
+    };
+    select_prefix_keeps_bad: bad_and_good().env("SHORTCUT_ENV_PREFIX", "APP_").fails_online(65);
+}
+
+// ---- inputs: the GCP key ------------------------------------------------------------------
+
+cases! {
+    gcp_not_json: gcp(&format!("{MARKER} not json")).fails_online(65);
+    gcp_array: gcp(&format!(r#"["{MARKER}"]"#)).fails_online(65);
+    gcp_string: gcp(&format!(r#""{MARKER}""#)).fails_online(65);
+    gcp_number: gcp("42").fails_online(65);
+    gcp_null: gcp("null").fails_online(65);
+    gcp_true: gcp("true").fails_online(65);
+    gcp_empty: gcp("").fails_online(65);
+    gcp_empty_object: gcp("{}").fails_online(65);
+    gcp_no_type: gcp(&format!(r#"{{"private_key":"{MARKER}"}}"#)).fails_online(65);
+    gcp_type_number: gcp(&format!(r#"{{"type":1,"private_key":"{MARKER}"}}"#)).fails_online(65);
+    gcp_type_empty: gcp(&format!(r#"{{"type":"","private_key":"{MARKER}"}}"#)).fails_online(65);
+    gcp_type_null: gcp(&format!(r#"{{"type":null,"private_key":"{MARKER}"}}"#)).fails_online(65);
+    gcp_type_array: gcp(&format!(r#"{{"type":["service_account"],"private_key":"{MARKER}"}}"#)).fails_online(65);
+    gcp_truncated: gcp(&format!(r#"{{"type":"service_account","private_key":"{MARKER}"#)).fails_online(65);
+    gcp_trailing_text: gcp(&format!(r#"{{"type":"service_account"}} {MARKER}"#)).fails_online(65);
+    gcp_bom: gcp(&format!("\u{feff}{{\"type\":\"service_account\",\"k\":\"{MARKER}\"}}")).fails_online(65);
+    gcp_nested_deep: gcp(&nested(5_000)).fails_online(65);
+    gcp_over_64k: gcp(&format!(r#"{{"type":"service_account","pad":"{}{MARKER}"}}"#, "a".repeat(70_000))).fails_online(65);
+    gcp_single_quotes: gcp(&format!("{{'type':'service_account','k':'{MARKER}'}}")).fails_online(65);
+    gcp_json_log: gcp(&format!("{MARKER} not json")).fails_online(65).json();
 }
