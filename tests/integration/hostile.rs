@@ -834,3 +834,213 @@ cases! {
     gcp_single_quotes: gcp(&format!("{{'type':'service_account','k':'{MARKER}'}}")).fails_online(65);
     gcp_json_log: gcp(&format!("{MARKER} not json")).fails_online(65).json();
 }
+
+// ---- inputs: settings, regions, references, endpoints ------------------------------------
+
+/// `NAME=VALUE` is refused as a configuration error, before any network call, naming `NAME`.
+fn setting(name: &str, value: &str) -> Case {
+    config().env(name, value).fails(78).has(name)
+}
+
+/// `--FLAG=VALUE` is refused, and the message names the flag the user actually typed.
+fn flag(flag: &str, value: &str) -> Case {
+    config().arg(format!("{flag}={value}")).fails(78).has(flag)
+}
+
+/// A secret reference (SECRET_NAME) that is refused at once.
+fn reference(text: &str) -> Case {
+    config().env("SECRET_NAME", text).fails(78)
+}
+
+/// An endpoint variable holding `url`, with `PORT` replaced by the proxy's port.
+fn endpoint(variable: &str, url: &str) -> Case {
+    let case = config();
+    let url = url.replace("PORT", &case.proxy().port.to_string());
+    case.env(variable, url).fails(78)
+}
+
+/// The guide's secret from moto, read through its ARN.
+fn by_arn() -> (Case, Seeded) {
+    let seeded = seed_text(&guide_secret());
+    let case = through_proxy(&seeded.arn);
+    (case, seeded)
+}
+
+cases! {
+    setting_timeout_zero: setting("SHORTCUT_ENV_TIMEOUT", "0");
+    setting_timeout_negative: setting("SHORTCUT_ENV_TIMEOUT", "-1");
+    setting_timeout_negative_zero: setting("SHORTCUT_ENV_TIMEOUT", "-0");
+    setting_timeout_nan: setting("SHORTCUT_ENV_TIMEOUT", "NaN");
+    setting_timeout_inf: setting("SHORTCUT_ENV_TIMEOUT", "inf");
+    setting_timeout_overflow: setting("SHORTCUT_ENV_TIMEOUT", "1e309");
+    setting_timeout_underflow: setting("SHORTCUT_ENV_TIMEOUT", "1e-400");
+    setting_timeout_over_an_hour: setting("SHORTCUT_ENV_TIMEOUT", "3601");
+    setting_timeout_word: setting("SHORTCUT_ENV_TIMEOUT", "abc");
+    setting_timeout_unit: setting("SHORTCUT_ENV_TIMEOUT", "5s");
+    setting_timeout_hex: setting("SHORTCUT_ENV_TIMEOUT", "0x10");
+    setting_timeout_comma: setting("SHORTCUT_ENV_TIMEOUT", "1,5");
+    setting_timeout_400_digits: setting("SHORTCUT_ENV_TIMEOUT", &format!("1{}", "0".repeat(400)));
+    setting_initial_backoff_zero: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "0");
+    setting_initial_backoff_negative: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "-1");
+    setting_initial_backoff_nan: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "NaN");
+    setting_initial_backoff_inf: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "inf");
+    setting_initial_backoff_overflow: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "1e309");
+    setting_initial_backoff_over_an_hour: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "3601");
+    setting_initial_backoff_word: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "abc");
+    setting_initial_backoff_unit: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "2s");
+    setting_initial_backoff_hex: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "0x10");
+    setting_initial_backoff_comma: setting("SHORTCUT_ENV_INITIAL_BACKOFF", "0,5");
+    setting_max_backoff_zero: setting("SHORTCUT_ENV_MAX_BACKOFF", "0");
+    setting_max_backoff_negative: setting("SHORTCUT_ENV_MAX_BACKOFF", "-1");
+    setting_max_backoff_nan: setting("SHORTCUT_ENV_MAX_BACKOFF", "NaN");
+    setting_max_backoff_inf: setting("SHORTCUT_ENV_MAX_BACKOFF", "inf");
+    setting_max_backoff_overflow: setting("SHORTCUT_ENV_MAX_BACKOFF", "1e309");
+    setting_max_backoff_over_an_hour: setting("SHORTCUT_ENV_MAX_BACKOFF", "3601");
+    setting_max_backoff_word: setting("SHORTCUT_ENV_MAX_BACKOFF", "abc");
+    setting_max_backoff_unit: setting("SHORTCUT_ENV_MAX_BACKOFF", "20s");
+    setting_max_backoff_hex: setting("SHORTCUT_ENV_MAX_BACKOFF", "0x10");
+    setting_max_backoff_comma: setting("SHORTCUT_ENV_MAX_BACKOFF", "1,5");
+    setting_connect_timeout_zero: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "0");
+    setting_connect_timeout_negative: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "-1");
+    setting_connect_timeout_nan: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "NaN");
+    setting_connect_timeout_inf: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "inf");
+    setting_connect_timeout_overflow: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "1e309");
+    setting_connect_timeout_over_an_hour: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "3601");
+    setting_connect_timeout_word: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "abc");
+    setting_connect_timeout_unit: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "2s");
+    setting_connect_timeout_hex: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "0x10");
+    setting_connect_timeout_comma: setting("SHORTCUT_ENV_CONNECT_TIMEOUT", "0,5");
+    setting_max_attempts_zero: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "0");
+    setting_max_attempts_21: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "21");
+    setting_max_attempts_negative: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "-1");
+    setting_max_attempts_fraction: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "1.5");
+    setting_max_attempts_word: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "three");
+    setting_max_attempts_20_digits: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "99999999999999999999");
+    setting_max_attempts_hex: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "0x3");
+    setting_max_attempts_exponent: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "1e1");
+    setting_max_attempts_double_sign: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "+-1");
+    setting_max_attempts_arabic_digit: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "\u{663}");
+    setting_max_attempts_fullwidth_digit: setting("SHORTCUT_ENV_MAX_ATTEMPTS", "\u{ff13}");
+    setting_retry_mode_legacy: setting("SHORTCUT_ENV_RETRY_MODE", "legacy");
+    setting_retry_mode_exponential: setting("SHORTCUT_ENV_RETRY_MODE", "exponential");
+    setting_retry_mode_both: setting("SHORTCUT_ENV_RETRY_MODE", "standard,adaptive");
+    setting_log_format_xml: setting("SHORTCUT_ENV_LOG_FORMAT", "xml");
+    setting_log_format_both: setting("SHORTCUT_ENV_LOG_FORMAT", "text,json");
+    setting_preserve_env_sentence: setting("SHORTCUT_ENV_PRESERVE_ENV", "perhaps not");
+    setting_prefix_digit: setting("SHORTCUT_ENV_PREFIX", "1_");
+    setting_prefix_dash: setting("SHORTCUT_ENV_PREFIX", "APP-");
+    setting_only_bad_glob: setting("SHORTCUT_ENV_ONLY", "[");
+    setting_exclude_bad_glob: setting("SHORTCUT_ENV_EXCLUDE", "A[");
+    setting_map_no_equals: setting("SHORTCUT_ENV_MAP", "A");
+    setting_map_bad_target: setting("SHORTCUT_ENV_MAP", "A=1X");
+    setting_map_protected_target: setting("SHORTCUT_ENV_MAP", "A=LD_PRELOAD");
+    setting_files_bad_target: setting("SHORTCUT_ENV_FILES", "A=B-C");
+    setting_json_log: setting("SHORTCUT_ENV_TIMEOUT", "0").json();
+
+    flag_timeout: flag("--timeout", "0");
+    flag_max_attempts: flag("--max-attempts", "0");
+    flag_initial_backoff: flag("--initial-backoff", "-1");
+    flag_max_backoff: flag("--max-backoff", "inf");
+    flag_connect_timeout: flag("--connect-timeout", "abc");
+    flag_retry_mode: flag("--retry-mode", "legacy");
+    flag_prefix: flag("--prefix", "1_");
+    flag_region: flag("--region", "US-EAST-1");
+    flag_app_env: flag("--app-env", "prodution");
+
+    app_env_missing: config().unset("APP_ENV").fails(78).has("APP_ENV");
+    app_env_empty: config().env("APP_ENV", "").fails(78);
+    app_env_typo: config().env("APP_ENV", "prodution").fails(78);
+    app_env_unknown: config().env("APP_ENV", "qa").fails(78);
+    app_env_space: config().env("APP_ENV", "prod uction").fails(78);
+    app_env_cyrillic_o: config().env("APP_ENV", "pr\u{43e}d").fails(78);
+    app_env_cedilla: config().env("APP_ENV", "produ\u{e7}tion").fails(78);
+    app_env_zero_width: config().env("APP_ENV", "prod\u{200b}").fails(78);
+    app_env_100k: config().env("APP_ENV", "p".repeat(100_000)).fails(78);
+    app_env_json_log: config().env("APP_ENV", "qa").fails(78).json();
+
+    region_upper: config().env("AWS_REGION", "US-EAST-1").fails(78);
+    region_zone: config().env("AWS_REGION", "us-east-1a").fails(78);
+    region_underscores: config().env("AWS_REGION", "us_east_1").fails(78);
+    region_no_dashes: config().env("AWS_REGION", "useast1").fails(78);
+    region_no_number: config().env("AWS_REGION", "us-east-").fails(78);
+    region_cyrillic_e: config().env("AWS_REGION", "us-\u{435}ast-1").fails(78);
+    region_100k: config().env("AWS_REGION", "u".repeat(100_000)).fails(78);
+    region_empty: config().env("AWS_REGION", "").fails(78);
+    region_default_malformed: config().unset("AWS_REGION").env("AWS_DEFAULT_REGION", "US-EAST-1").fails(78);
+    region_default_used: guide().unset("AWS_REGION").env("AWS_DEFAULT_REGION", REGION).sees("MILVUS_HOST", "milvus.internal");
+    region_arn_wins: { let (case, _) = by_arn(); case.env("AWS_REGION", "eu-west-1").sees("MILVUS_HOST", "milvus.internal") };
+    region_arn_without_region: { let (case, _) = by_arn(); case.unset("AWS_REGION").sees("MILVUS_HOST", "milvus.internal") };
+
+    arn_truncated: reference("arn:aws:secretsmanager");
+    arn_empty_name: reference("arn:aws:secretsmanager:us-east-1:123456789012:secret:");
+    arn_upper_region: reference("arn:aws:secretsmanager:US-EAST-1:123456789012:secret:app-AbCdEf");
+    arn_empty_region: reference("arn:aws:secretsmanager::123456789012:secret:app-AbCdEf");
+    arn_zone_region: reference("arn:aws:secretsmanager:us-east-1a:123456789012:secret:app-AbCdEf");
+    arn_short_account: reference("arn:aws:secretsmanager:us-east-1:12345:secret:app-AbCdEf");
+    arn_letter_account: reference("arn:aws:secretsmanager:us-east-1:12345678901a:secret:app-AbCdEf");
+    arn_empty_partition: reference("arn::secretsmanager:us-east-1:123456789012:secret:app-AbCdEf");
+    arn_other_service: reference("arn:aws:s3:::bucket/key");
+    arn_wrong_resource: reference("arn:aws:secretsmanager:us-east-1:123456789012:parameter/app");
+    arn_too_many_fields: reference("arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf:K:AWSCURRENT:ID:EXTRA");
+    ref_empty_var: reference("=short-cut/prod/app");
+    ref_digit_var: reference("1VAR=short-cut/prod/app");
+    ref_dash_var: reference("VAR-X=short-cut/prod/app");
+    ref_var_only: reference("VAR=");
+    ref_too_many_fields: reference("short-cut/prod/app:KEY:AWSCURRENT:ID:EXTRA");
+    ref_only_commas: reference(",");
+    ref_spaces_and_commas: reference(" , ");
+    ref_whitespace: reference("   ");
+    ref_space_in_name: reference("short-cut/prod app");
+    ref_zero_width: reference("short-cut/prod/app\u{200b}x");
+    ref_umlaut: reference("short-cut/pr\u{f6}d/app");
+    ref_quote: reference("short-cut/prod/app\"");
+    ref_600_chars: reference(&"a".repeat(600));
+    ref_100k: reference(&"a".repeat(100_000));
+    ref_json_log: reference("1VAR=short-cut/prod/app").json();
+
+    endpoint_no_scheme: endpoint("AWS_ENDPOINT_URL", "127.0.0.1:PORT");
+    endpoint_not_a_url: endpoint("AWS_ENDPOINT_URL", "not a url");
+    endpoint_port_too_big: endpoint("AWS_ENDPOINT_URL", "http://127.0.0.1:99999");
+    endpoint_port_word: endpoint("AWS_ENDPOINT_URL", "http://127.0.0.1:port");
+    endpoint_ftp: endpoint("AWS_ENDPOINT_URL", "ftp://127.0.0.1:PORT");
+    endpoint_file: endpoint("AWS_ENDPOINT_URL", "file:///etc/passwd");
+    endpoint_scheme_only: endpoint("AWS_ENDPOINT_URL", "http://");
+    endpoint_no_scheme_name: endpoint("AWS_ENDPOINT_URL", "://127.0.0.1:PORT");
+    endpoint_space_in_host: endpoint("AWS_ENDPOINT_URL", "http://127.0.0 .1:PORT");
+    endpoint_open_bracket: endpoint("AWS_ENDPOINT_URL", "http://[::1:PORT");
+    endpoint_unix: endpoint("AWS_ENDPOINT_URL", "unix:///var/run/x.sock");
+    endpoint_sm_no_scheme: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "127.0.0.1:PORT");
+    endpoint_sm_not_a_url: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "not a url");
+    endpoint_sm_port_too_big: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:99999");
+    endpoint_sm_port_word: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:port");
+    endpoint_sm_ftp: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "ftp://127.0.0.1:PORT");
+    endpoint_sm_file: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "file:///etc/passwd");
+    endpoint_sm_scheme_only: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://");
+    endpoint_sm_no_scheme_name: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "://127.0.0.1:PORT");
+    endpoint_sm_space_in_host: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0 .1:PORT");
+    endpoint_sm_open_bracket: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://[::1:PORT");
+    endpoint_sm_unix: endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", "unix:///var/run/x.sock");
+    endpoint_json_log: endpoint("AWS_ENDPOINT_URL", "not a url").json();
+
+    version_stage_300_chars: config().env("SECRET_VERSION_STAGE", "S".repeat(300)).fails(78);
+    version_id_not_uuid_chars: config().env("SECRET_VERSION_ID", "0123\u{e9}").fails(78);
+    version_id_100k: config().env("SECRET_VERSION_ID", "a".repeat(100_000)).fails(78);
+
+    names_allow_key_digit: config().arg("--allow-key").arg("1X").fails(78).has("--allow-key");
+    names_allow_key_dash: config().arg("--allow-key").arg("A-B").fails(78).has("--allow-key");
+    names_allow_key_space: config().arg("--allow-key").arg("A B").fails(78);
+    names_allow_key_equals: config().arg("--allow-key").arg("A=B").fails(78);
+    names_allow_key_fullwidth: config().arg("--allow-key").arg("ＰＡＴＨ").fails(78);
+    names_allow_key_env: config().env("SHORTCUT_ENV_ALLOW_KEY", "A-B").fails(78).has("SHORTCUT_ENV_ALLOW_KEY");
+    names_require_digit: config().arg("--require").arg("1X").fails(78).has("--require");
+    names_require_dash: config().arg("--require").arg("A-B").fails(78).has("--require");
+    names_require_space: config().arg("--require").arg("A B").fails(78);
+    names_require_equals: config().arg("--require").arg("A=B").fails(78);
+    names_require_fullwidth: config().arg("--require").arg("ＰＡＴＨ").fails(78);
+    names_require_env: config().env("SHORTCUT_ENV_REQUIRE", "A-B").fails(78).has("SHORTCUT_ENV_REQUIRE");
+    names_preserve_digit: config().arg("--preserve-env=1X").fails(78).has("--preserve-env");
+    names_preserve_dash: config().arg("--preserve-env=A-B").fails(78).has("--preserve-env");
+    names_preserve_space: config().arg("--preserve-env=A B").fails(78);
+    names_preserve_equals: config().arg("--preserve-env=A=B").fails(78);
+    names_preserve_fullwidth: config().arg("--preserve-env=ＰＡＴＨ").fails(78);
+}
