@@ -371,7 +371,7 @@ fn check(mut case: Case) {
             case.run.arg(part);
         }
     }
-    let outcome = case.run.run();
+    let outcome = case.run.run_within(BOUND);
     let stderr = &outcome.stderr;
     let json = stderr.trim_start().starts_with('{');
 
@@ -1043,4 +1043,325 @@ cases! {
     names_preserve_space: config().arg("--preserve-env=A B").fails(78);
     names_preserve_equals: config().arg("--preserve-env=A=B").fails(78);
     names_preserve_fullwidth: config().arg("--preserve-env=ＰＡＴＨ").fails(78);
+}
+
+// ---- inputs: the command line, the command, env files, the credentials directory ---------
+
+/// Only these arguments, nothing appended: a usage error (64) before anything else.
+fn usage(args: &[&str]) -> Case {
+    let mut case = config().bare();
+    for arg in args {
+        case = case.arg(arg);
+    }
+    case.fails(64)
+}
+
+/// Local mode whose .env carries a GCP key, so that a failed exec must remove its file.
+fn local_with_key() -> Case {
+    let gcp = format!(r#"{{"type":"service_account","private_key":"{MARKER}"}}"#);
+    dotenv(&format!(
+        "FINE=fine\nGOOGLE_APPLICATION_CREDENTIALS_JSON='{gcp}'\n"
+    ))
+}
+
+/// An ELF header (64-bit, little-endian, executable) for machine `machine`, and nothing else.
+fn elf(machine: u16) -> Vec<u8> {
+    let mut header = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+    header.resize(16, 0);
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&machine.to_le_bytes());
+    header.extend_from_slice(&1u32.to_le_bytes());
+    header.resize(64, 0);
+    header
+}
+
+/// A command file `name` with `content` and `mode`, run by its path.
+fn exec_file(name: &str, content: &[u8], mode: u32) -> Case {
+    let case = local_with_key().file(name, content, mode);
+    let path = case.path(name).display().to_string();
+    case.exec(&[&path])
+}
+
+/// PATH = two fresh directories then the system's; `first` and `second` say what each holds
+/// under the name `tool` (`None`: nothing), the second's a script that records what it sees.
+fn on_path(first: Option<u32>, second: Option<u32>) -> Case {
+    let case = local_with_key();
+    let (one, two) = (case.path("bin1"), case.path("bin2"));
+    let ran = case.ran.display().to_string();
+    for (dir, mode) in [(&one, first), (&two, second)] {
+        std::fs::create_dir(dir).unwrap();
+        if let Some(mode) = mode {
+            let tool = dir.join("tool");
+            std::fs::write(&tool, "#!/bin/sh\nexec /usr/bin/env -0 > \"$1\"\n").unwrap();
+            std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+    let path = format!("{}:{}:/usr/bin:/bin", one.display(), two.display());
+    case.env("PATH", path).exec(&["tool", &ran])
+}
+
+/// Local mode reading the env file at `path`.
+fn env_file(path: &Path) -> Case {
+    Case::from_run(Run::local()).env("SHORTCUT_ENV_FILE", path)
+}
+
+/// The guide's secret with SHORTCUT_ENV_CREDENTIALS_DIR at `dir` (under the run's directory);
+/// `prepare` makes what is there. Refused (73) before any network call.
+fn creds_dir(dir: &str, prepare: impl FnOnce(&Path)) -> Case {
+    let case = guide();
+    let path = case.path(dir);
+    prepare(&path);
+    case.env("SHORTCUT_ENV_CREDENTIALS_DIR", &path)
+        .fails(73)
+        .offline()
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo (coreutils) is needed");
+}
+
+cases! {
+    usage_forgot_dashes: usage(&["env"]).has("`--`");
+    usage_forgot_dashes_with_args: usage(&["uvicorn", "main:app", "--port", "8000"]).has("`--`");
+    usage_forgot_dashes_path: usage(&["/usr/bin/env"]).has("`--`");
+    usage_unknown_flag: usage(&["--bogus", "--", "/bin/true"]);
+    usage_unknown_short_flag: usage(&["-x", "--", "/bin/true"]);
+    usage_missing_value: usage(&["--timeout"]);
+    usage_export_bad_format: usage(&["export", "--format", "xml"]);
+    usage_check_extra_argument: usage(&["check", "extra"]);
+    usage_no_command: usage(&[]);
+    usage_only_dashes: usage(&["--"]);
+    usage_json_log: usage(&["--bogus"]).json();
+
+    exec_not_found: local_with_key().exec(&["no-such-command-h7"]).fails(127);
+    exec_not_found_absolute: local_with_key().exec(&["/no/such/command"]).fails(127);
+    exec_not_found_relative: local_with_key().exec(&["./no-such-command"]).fails(127);
+    exec_empty_name: local_with_key().exec(&[""]).fails(127);
+    exec_directory: local_with_key().exec(&["/tmp"]).fails(126);
+    exec_not_executable: exec_file("script", b"#!/bin/sh\ntrue\n", 0o644).fails(126);
+    exec_foreign_elf: exec_file("vax", &elf(75), 0o755).fails(126).has("Exec format error");
+    exec_corrupt_elf: exec_file("corrupt", &[&b"\x7fELF"[..], &[0xff; 60][..]].concat(), 0o755).fails(126).has("Exec format error");
+    exec_path_not_executable: on_path(Some(0o644), None).fails(126);
+    exec_path_skips_not_executable: on_path(Some(0o644), Some(0o755)).sees("FINE", "fine");
+    exec_path_second_dir: on_path(None, Some(0o755)).sees("FINE", "fine");
+    exec_e2big_one_value: dotenv(&format!("BIG={MARKER}{}\n", "x".repeat(200_000))).fails(126);
+    exec_e2big_total: dotenv(&(0..30).map(|i| format!("BIG_{i}={MARKER}{}\n", "x".repeat(100_000))).collect::<String>()).fails(126);
+    exec_json_log: local_with_key().exec(&["no-such-command-h7"]).fails(127).json();
+
+    env_file_dev_zero: env_file(Path::new("/dev/zero")).fails(78);
+    env_file_fifo: { let case = Case::from_run(Run::local()); let fifo = case.path("fifo"); mkfifo(&fifo); case.env("SHORTCUT_ENV_FILE", fifo).fails(78) };
+    env_file_directory: env_file(Path::new("/tmp")).fails(78);
+    env_file_missing: env_file(Path::new("/no/such/.env")).fails(78);
+    env_file_proc_mem: env_file(Path::new("/proc/self/mem")).fails(78);
+    env_file_dev_null: env_file(Path::new("/dev/null")).runs();
+    dotenv_unterminated_double_quote: dotenv(&format!("A=\"{MARKER}\n")).fails(78);
+    dotenv_unterminated_single_quote: dotenv(&format!("A='{MARKER}\n")).fails(78);
+    dotenv_key_digit: dotenv(&format!("1A={MARKER}\n")).fails(65);
+    dotenv_value_nul: dotenv(&format!("A={MARKER}\0x\n")).fails(65);
+    dotenv_gcp_not_json: dotenv(&format!("GOOGLE_APPLICATION_CREDENTIALS_JSON={MARKER}\n")).fails(65);
+    dotenv_gcp_no_type: dotenv(&format!("GOOGLE_APPLICATION_CREDENTIALS_JSON='{{\"k\":\"{MARKER}\"}}'\n")).fails(65);
+    dotenv_json_log: dotenv(&format!("A=\"{MARKER}\n")).fails(78).json();
+
+    dir_is_a_file: creds_dir("file", |p| std::fs::write(p, "").unwrap());
+    dir_under_a_file: creds_dir("file/sub", |p| std::fs::write(p.parent().unwrap(), "").unwrap());
+    dir_symlink: {
+        let case = guide();
+        let target = case.path("target");
+        std::fs::create_dir(&target).unwrap();
+        let link = case.path("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        case.env("SHORTCUT_ENV_CREDENTIALS_DIR", &link).creds(target).fails(73).offline()
+    };
+    dir_world_writable: {
+        let case = guide();
+        let dir = case.path("open");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        case.env("SHORTCUT_ENV_CREDENTIALS_DIR", &dir).creds(dir).fails(73).offline()
+    };
+    dir_group_writable: {
+        let case = guide();
+        let dir = case.path("group");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
+        case.env("SHORTCUT_ENV_CREDENTIALS_DIR", &dir).creds(dir).fails(73).offline()
+    };
+    dir_dev_null: guide().env("SHORTCUT_ENV_CREDENTIALS_DIR", "/dev/null").fails(73).offline();
+    dir_proc: guide().env("SHORTCUT_ENV_CREDENTIALS_DIR", "/proc/self").fails(73).offline();
+    dir_json_log: guide().env("SHORTCUT_ENV_CREDENTIALS_DIR", "/dev/null").fails(73).offline().json();
+
+    tls_cert_file_dev_zero: guide().env("SSL_CERT_FILE", "/dev/zero").fails(78);
+    tls_cert_dir_proc_self: guide().env("SSL_CERT_DIR", "/proc/self").fails(78);
+    tls_ca_bundle_missing: guide().env("AWS_CA_BUNDLE", "/no/such/ca.pem").fails(78);
+    tls_ca_bundle_dev_zero: guide().env("AWS_CA_BUNDLE", "/dev/zero").fails(78);
+}
+
+// ---- faults: Secrets Manager's error codes -----------------------------------------------
+
+cases! {
+    sm_not_found: sm_error(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.").fails_online(66);
+    sm_not_found_namespaced: sm_error(400, "com.amazonaws.secretsmanager#ResourceNotFoundException", "not found").fails_online(66);
+    sm_not_found_with_uri_suffix: sm_error(400, "ResourceNotFoundException:http://internal.amazon.com/", "not found").fails_online(66);
+    sm_invalid_request: sm_error(400, "InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.").fails_online(66);
+    sm_invalid_parameter: sm_error(400, "InvalidParameterException", "Invalid version id").fails_online(78);
+    sm_access_denied: sm_error(400, "AccessDeniedException", "User is not authorized to perform: secretsmanager:GetSecretValue").fails_online(77);
+    sm_access_denied_kms: sm_error(400, "AccessDeniedException", "Access to KMS is not allowed").fails_online(77).has("KMS");
+    sm_decryption_failure: sm_error(400, "DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key.").fails_online(77);
+    sm_kms_access_denied: sm_error(400, "KMSAccessDeniedException", "denied").fails_online(77);
+    sm_kms_disabled: sm_error(400, "KMSDisabledException", "key disabled").fails_online(77);
+    sm_kms_invalid_state: sm_error(400, "KMSInvalidStateException", "pending deletion").fails_online(77);
+    sm_unrecognized_client: sm_error(400, "UnrecognizedClientException", "The security token included in the request is invalid.").fails_online(77);
+    sm_invalid_signature: sm_error(400, "InvalidSignatureException", "signature mismatch").fails_online(77);
+    sm_incomplete_signature: sm_error(400, "IncompleteSignature", "incomplete").fails_online(77);
+    sm_signature_does_not_match: sm_error(403, "SignatureDoesNotMatch", "mismatch").fails_online(77);
+    sm_invalid_client_token_id: sm_error(403, "InvalidClientTokenId", "invalid").fails_online(77);
+    sm_missing_authentication_token: sm_error(403, "MissingAuthenticationToken", "missing").fails_online(77);
+    sm_expired_token_exception: sm_error(400, "ExpiredTokenException", "The security token included in the request is expired").fails_online(77);
+    sm_expired_token: sm_error(400, "ExpiredToken", "expired").fails_online(77);
+    sm_request_expired: sm_error(400, "RequestExpired", "clock skew").fails_online(77);
+    sm_throttling_exception: sm_error(400, "ThrottlingException", "Rate exceeded").fails_online(69);
+    sm_throttling: sm_error(400, "Throttling", "Rate exceeded").fails_online(69);
+    sm_too_many_requests: sm_error(429, "TooManyRequestsException", "slow down").fails_online(69);
+    sm_request_limit_exceeded: sm_error(400, "RequestLimitExceeded", "limit").fails_online(69);
+    sm_limit_exceeded: sm_error(400, "LimitExceededException", "limit").fails_online(69);
+    sm_internal_service_error: sm_error(500, "InternalServiceError", "An internal error occurred").fails_online(69);
+    sm_internal_failure: sm_error(500, "InternalFailure", "internal").fails_online(69);
+    sm_service_unavailable: sm_error(503, "ServiceUnavailable", "unavailable").fails_online(69);
+    sm_unknown_code_400: sm_error(400, "SomethingNewException", "new").fails_online(69);
+    sm_unknown_code_500: sm_error(500, "SomethingNewException", "new").fails_online(69);
+    sm_message_forged_line: sm_error(400, "AccessDeniedException", "denied\nshortcut-env: error: forged\nhint: forged").fails_online(77);
+    sm_message_ansi: sm_error(400, "AccessDeniedException", "denied \x1b[2J\x1b[31mred").fails_online(77);
+    sm_message_carriage_return: sm_error(400, "AccessDeniedException", "denied\rhint: forged").fails_online(77);
+    sm_message_c1_csi: sm_error(400, "AccessDeniedException", "denied \u{9b}31m").fails_online(77);
+    sm_message_nul: sm_error(400, "AccessDeniedException", "denied\0x").fails_online(77);
+    sm_message_bell_backspace: sm_error(500, "InternalServiceError", "oops\x07\x08\x08").fails_online(69);
+    sm_json_log: sm_error(400, "AccessDeniedException", "denied\nforged").fails_online(77).json();
+}
+
+// ---- faults: HTTP statuses, bare and with a body -----------------------------------------
+
+cases! {
+    http_400_bare: status(400, "").fails_online(69);
+    http_401_bare: status(401, "").fails_online(69);
+    http_403_bare: status(403, "").fails_online(69);
+    http_404_bare: status(404, "").fails_online(69);
+    http_405_bare: status(405, "").fails_online(69);
+    http_408_bare: status(408, "").fails_online(69);
+    http_409_bare: status(409, "").fails_online(69);
+    http_413_bare: status(413, "").fails_online(69);
+    http_429_bare: status(429, "").fails_online(69).has("throttl");
+    http_431_bare: status(431, "").fails_online(69);
+    http_451_bare: status(451, "").fails_online(69);
+    http_499_bare: status(499, "").fails_online(69);
+    http_500_bare: status(500, "").fails_online(69);
+    http_501_bare: status(501, "").fails_online(69);
+    http_502_bare: status(502, "").fails_online(69);
+    http_503_bare: status(503, "").fails_online(69);
+    http_504_bare: status(504, "").fails_online(69);
+    http_505_bare: status(505, "").fails_online(69);
+    http_507_bare: status(507, "").fails_online(69);
+    http_511_bare: status(511, "").fails_online(69);
+    http_599_bare: status(599, "").fails_online(69);
+    http_400_html: status(400, "<html>Bad Request</html>").fails_online(69);
+    http_403_html: status(403, "<html>Forbidden</html>").fails_online(69);
+    http_404_html: status(404, "<html>Not Found</html>").fails_online(69);
+    http_429_html: status(429, "<html>Too Many Requests</html>").fails_online(69);
+    http_500_html: status(500, "<html>Internal Server Error</html>").fails_online(69);
+    http_502_html: status(502, "<html>Bad Gateway</html>").fails_online(69);
+    http_503_html: status(503, "<html>Service Unavailable</html>").fails_online(69);
+    http_504_html: status(504, "<html>Gateway Timeout</html>").fails_online(69);
+    http_400_empty_json: status(400, "{}").fails_online(69);
+    http_500_empty_json: status(500, "{}").fails_online(69);
+    http_400_html_ansi: status(400, "<html>\x1b[31mred\nshortcut-env: error: forged</html>").fails_online(69);
+    http_json_log: status(502, "<html>Bad Gateway</html>").fails_online(69).json();
+}
+
+// ---- faults: malformed answers -----------------------------------------------------------
+
+cases! {
+    answer_secret_string_number: answer_with(r#","SecretString":5"#).fails_online(69);
+    answer_secret_string_object: answer_with(&format!(r#","SecretString":{{"A":"{MARKER}"}}"#)).fails_online(69);
+    answer_secret_string_array: answer_with(&format!(r#","SecretString":["{MARKER}"]"#)).fails_online(69);
+    answer_secret_binary_not_base64: answer_with(&format!(r#","SecretBinary":"{MARKER}!!!""#)).fails_online(69);
+    answer_truncated: answer(&format!(r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:x","SecretString":"{{\"A\":\"{MARKER}"#)).fails_online(69);
+    answer_garbage: config().always(Fault::Garbage).fails_online(69);
+    answer_huge_100mb: answer_with(&format!(r#","SecretString":"{{}}","Pad":"{MARKER}{}""#, "x".repeat(100 << 20))).fails_online(69);
+    answer_version_id_newline: answer_with(&format!(r#","VersionId":"v1\nshortcut-env: error: forged\nhint: forged","SecretString":"{{\"A\":\"{MARKER}\"}}""#)).sees("A", MARKER);
+    answer_version_id_ansi: answer_with(&format!(r#","VersionId":"v1\u001b[2J\u001b[31m","SecretString":"{{\"A\":\"{MARKER}\"}}""#)).sees("A", MARKER);
+    answer_version_id_carriage_return: answer_with(&format!(r#","VersionId":"v1\rforged","SecretString":"{{\"A\":\"{MARKER}\"}}""#)).sees("A", MARKER);
+    answer_stage_newline: answer(&format!(r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:x","Name":"x","VersionId":"v1","VersionStages":["AWSCURRENT\nshortcut-env: error: forged"],"SecretString":"{{\"A\":\"{MARKER}\"}}"}}"#)).sees("A", MARKER);
+    answer_unknown_members: answer_with(&format!(r#","VersionId":"v1","Future":{{"x":[1,2]}},"SecretString":"{{\"A\":\"{MARKER}\"}}""#)).sees("A", MARKER);
+    answer_json_log: answer_with(r#","SecretString":5"#).fails_online(69).json();
+}
+
+// ---- faults: the connection --------------------------------------------------------------
+
+/// The guide's secret after `fault` once: retried, and the command sees the secret.
+fn transient(fault: Fault) -> Case {
+    guide().then(fault).sees("MILVUS_HOST", "milvus.internal")
+}
+
+fn throttle() -> Fault {
+    Fault::Error { status: 400, code: "ThrottlingException", message: "Rate exceeded" }
+}
+
+cases! {
+    conn_reset: config().always(Fault::Reset).fails_online(69);
+    conn_close_mid_answer: config().always(Fault::CloseMidResponse).fails_online(69);
+    conn_truncated_answer: guide().always(Fault::Truncate).fails_online(69);
+    conn_hang: config().always(Fault::Hang).fails_online(69);
+    conn_stall_body: config().always(Fault::StallBody).fails_online(69);
+    conn_slower_than_deadline: guide().always(Fault::Delay(Duration::from_secs(5))).fails_online(69);
+    conn_refused: config().env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", closed_port())).fails_online(69);
+    conn_json_log: config().always(Fault::Reset).fails_online(69).json();
+    transient_reset: transient(Fault::Reset);
+    transient_close_mid_answer: transient(Fault::CloseMidResponse);
+    transient_truncated: transient(Fault::Truncate);
+    transient_500: transient(Fault::Error { status: 500, code: "InternalServiceError", message: "oops" });
+    transient_503_bare: transient(Fault::Respond { status: 503, body: String::new() });
+    transient_429_bare: transient(Fault::Respond { status: 429, body: String::new() });
+    transient_throttled: transient(throttle());
+    transient_delay: transient(Fault::Delay(Duration::from_millis(500)));
+    transient_hang: transient(Fault::Hang).env("SHORTCUT_ENV_TIMEOUT", "10").env("SHORTCUT_ENV_MAX_ATTEMPTS", "3");
+    transient_stall_body: transient(Fault::StallBody).env("SHORTCUT_ENV_TIMEOUT", "10").env("SHORTCUT_ENV_MAX_ATTEMPTS", "3");
+}
+
+// ---- faults: the container-credentials endpoint and credential_process -------------------
+
+cases! {
+    creds_valid: container_field("Expiration", serde_json::json!("2099-01-01T00:00:00Z")).sees("MILVUS_HOST", "milvus.internal");
+    creds_not_json: container(200, format!("{MARKER} not json")).fails_online(77);
+    creds_array: container(200, "[]".into()).fails_online(77);
+    creds_empty_object: container(200, "{}".into()).fails_online(77);
+    creds_empty_body: container(200, String::new()).fails_online(77);
+    creds_html_500: container(500, "<html>oops</html>".into()).fails_online(77);
+    creds_404: container(404, "{}".into()).fails_online(77);
+    creds_429: container(429, "{}".into()).fails_online(77);
+    creds_huge: container(200, format!(r#"{{"AccessKeyId":"A","SecretAccessKey":"{MARKER}{}"}}"#, "x".repeat(10 << 20))).fails_online(77);
+    creds_no_access_key_id: container(200, format!(r#"{{"SecretAccessKey":"{MARKER}","Token":"{MARKER}","Expiration":"2099-01-01T00:00:00Z"}}"#)).fails_online(77);
+    creds_no_secret_access_key: container(200, format!(r#"{{"AccessKeyId":"A","Token":"{MARKER}","Expiration":"2099-01-01T00:00:00Z"}}"#)).fails_online(77);
+    creds_access_key_id_null: container_field("AccessKeyId", serde_json::Value::Null).fails_online(77);
+    creds_access_key_id_number: container_field("AccessKeyId", serde_json::json!(42)).fails_online(77);
+    creds_access_key_id_newline: container_field("AccessKeyId", serde_json::json!("ASIA\nTEST")).fails_online(77);
+    creds_access_key_id_cr: container_field("AccessKeyId", serde_json::json!("ASIA\rTEST")).fails_online(77);
+    creds_access_key_id_escape: container_field("AccessKeyId", serde_json::json!("ASIA\x1b[31m")).fails_online(77);
+    creds_secret_newline: container_field("SecretAccessKey", serde_json::json!(format!("{MARKER}\nx"))).fails_online(77);
+    creds_token_newline: container_field("Token", serde_json::json!(format!("{MARKER}\nx"))).fails_online(77);
+    creds_token_del: container_field("Token", serde_json::json!(format!("{MARKER}\x7fx"))).fails_online(77);
+    creds_expiration_not_a_date: container_field("Expiration", serde_json::json!("tomorrow")).fails_online(77);
+    creds_expired: container_mode(CredentialsMode::Expired).fails_online(77);
+    creds_status_500: container_mode(CredentialsMode::Status(500)).fails_online(77);
+    creds_hang: container_mode(CredentialsMode::Hang).fails_online(77);
+    creds_json_log: container(200, format!("{MARKER} not json")).fails_online(77).json();
+
+    process_valid: process_field("Version", serde_json::json!(1)).sees("MILVUS_HOST", "milvus.internal");
+    process_access_key_id_newline: process_field("AccessKeyId", serde_json::json!("AKIA\nTEST")).fails_online(77);
+    process_secret_newline: process_field("SecretAccessKey", serde_json::json!(format!("{MARKER}\nx"))).fails_online(77);
+    process_token_newline: process_field("SessionToken", serde_json::json!(format!("{MARKER}\nx"))).fails_online(77);
+    process_version_2: process_field("Version", serde_json::json!(2)).fails_online(77);
+    process_no_secret: process_json(serde_json::json!({"Version": 1, "AccessKeyId": "AKIATESTPROCESS"})).fails_online(77);
+    process_not_json: process(&format!("echo '{MARKER} not json'")).fails_online(77);
+    process_exit_1: process("exit 1").fails_online(77);
+    process_absent_profile: process_field("Version", serde_json::json!(1)).env("AWS_PROFILE", "no-such-profile").fails_online(77).has("no-such-profile");
 }
