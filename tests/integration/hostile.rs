@@ -397,7 +397,10 @@ fn check(mut case: Case) {
         panic!("stderr holds the raw control character {c:?}:\n{stderr:?}");
     }
     for needle in &case.needles {
-        assert!(stderr.contains(needle.as_str()), "stderr lacks {needle:?}:\n{stderr}");
+        assert!(
+            stderr.contains(needle.as_str()),
+            "stderr lacks {needle:?}:\n{stderr}"
+        );
     }
 
     match &case.expect {
@@ -437,7 +440,10 @@ fn check(mut case: Case) {
                 .lines()
                 .filter(|l| l.starts_with("shortcut-env: error:") || l.starts_with("hint:"))
                 .count();
-            assert_eq!(forged, 0, "an error or hint line in a success (forged?):\n{stderr}");
+            assert_eq!(
+                forged, 0,
+                "an error or hint line in a success (forged?):\n{stderr}"
+            );
             assert!(
                 outcome.stdout.is_empty(),
                 "the wrapper printed on stdout:\n{}",
@@ -712,12 +718,18 @@ fn pasted_key(padding: usize) -> Case {
 }
 
 fn nested(depth: usize) -> String {
-    format!("{}\"{MARKER}\"{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+    format!(
+        "{}\"{MARKER}\"{}",
+        "{\"a\":".repeat(depth),
+        "}".repeat(depth)
+    )
 }
 
 /// `{"my-key": …, "OK": …}`: one bad key, one good one.
 fn bad_and_good() -> Case {
-    secret(&format!(r#"{{"my-key":"{MARKER}-bad","OK":"{MARKER}-ok"}}"#))
+    secret(&format!(
+        r#"{{"my-key":"{MARKER}-bad","OK":"{MARKER}-ok"}}"#
+    ))
 }
 
 cases! {
@@ -1117,7 +1129,10 @@ fn creds_dir(dir: &str, prepare: impl FnOnce(&Path)) -> Case {
 }
 
 fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
     assert!(status.success(), "mkfifo (coreutils) is needed");
 }
 
@@ -1303,7 +1318,11 @@ fn transient(fault: Fault) -> Case {
 }
 
 fn throttle() -> Fault {
-    Fault::Error { status: 400, code: "ThrottlingException", message: "Rate exceeded" }
+    Fault::Error {
+        status: 400,
+        code: "ThrottlingException",
+        message: "Rate exceeded",
+    }
 }
 
 cases! {
