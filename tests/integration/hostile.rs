@@ -1172,7 +1172,7 @@ cases! {
     env_file_dev_null: env_file(Path::new("/dev/null")).runs();
     dotenv_unterminated_double_quote: dotenv(&format!("A=\"{MARKER}\n")).fails(78);
     dotenv_unterminated_single_quote: dotenv(&format!("A='{MARKER}\n")).fails(78);
-    dotenv_key_digit: dotenv(&format!("1A={MARKER}\n")).fails(65);
+    dotenv_key_digit: dotenv(&format!("1A={MARKER}\n")).fails(78);
     dotenv_value_nul: dotenv(&format!("A={MARKER}\0x\n")).fails(65);
     dotenv_gcp_not_json: dotenv(&format!("GOOGLE_APPLICATION_CREDENTIALS_JSON={MARKER}\n")).fails(65);
     dotenv_gcp_no_type: dotenv(&format!("GOOGLE_APPLICATION_CREDENTIALS_JSON='{{\"k\":\"{MARKER}\"}}'\n")).fails(65);
