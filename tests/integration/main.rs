@@ -16,6 +16,7 @@ mod faults;
 mod fetch;
 mod file_safety;
 mod gcp;
+mod hostile;
 mod inspect;
 mod leaks;
 mod local;

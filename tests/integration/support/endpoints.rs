@@ -499,3 +499,31 @@ pub fn closed_port() -> u16 {
         .unwrap()
         .port()
 }
+
+impl CredentialsEndpoint {
+    /// A container-credentials endpoint that answers every authorized request with `status`
+    /// and `body` as they are: for answers [`CredentialsMode`] cannot describe (not JSON,
+    /// missing fields, control characters in a field, a wrong JSON type).
+    pub fn answering(token: &str, status: u16, body: String) -> CredentialsEndpoint {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&seen);
+        let expected = token.to_string();
+        serve(listener, move |request: Request, mut stream| {
+            let authorized = request.header("authorization").as_deref() == Some(expected.as_str());
+            shared.lock().unwrap().push(request);
+            let json = [("content-type", "application/json")];
+            if authorized {
+                respond(&mut stream, status, &json, body.as_bytes());
+            } else {
+                respond(&mut stream, 401, &json, br#"{"code":"InvalidToken"}"#);
+            }
+        });
+        CredentialsEndpoint {
+            port,
+            token: token.to_string(),
+            seen,
+        }
+    }
+}

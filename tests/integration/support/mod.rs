@@ -540,3 +540,57 @@ impl Outcome {
             .collect()
     }
 }
+
+impl Run {
+    /// Like [`run`](Self::run), but kills the wrapper (and whatever it became) once `bound` has
+    /// passed, so that a hang fails the test instead of stalling the suite. `code` is `None`
+    /// for a killed run.
+    pub fn run_within(&self, bound: std::time::Duration) -> Outcome {
+        let mut command = Command::new(BIN);
+        command
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        let started = std::time::Instant::now();
+        let mut child = command.spawn().unwrap();
+        let pid = child.id();
+        let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let out = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stdout.read_to_end(&mut bytes);
+            bytes
+        });
+        let err = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stderr.read_to_end(&mut bytes);
+            bytes
+        });
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if started.elapsed() > bound {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let stdout = out.join().unwrap();
+        let stderr = err.join().unwrap();
+        Outcome {
+            code: status.and_then(|s| s.code()),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stdout_bytes: stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            pid,
+            elapsed: started.elapsed(),
+        }
+    }
+}
