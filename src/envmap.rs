@@ -852,7 +852,8 @@ mod tests {
         assert_eq!(shown_key("OK_NAME"), "OK_NAME");
         let shown = shown_key(&key);
         assert!(
-            shown.starts_with("\"line\\u{a}") && shown.ends_with("(105 characters)")
+            shown.starts_with("\"line\\u{a}")
+                && shown.ends_with("(105 characters)")
                 && !shown.contains('\n'),
             "{shown}"
         );

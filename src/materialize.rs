@@ -38,13 +38,13 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, Flock, FlockArg, OFlag, RenameFlags, open, openat, renameat2};
 use nix::sys::stat::{FileStat, Mode, SFlag, fchmod, fstat, fstatat, futimens};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Uid, UnlinkatFlags, User, fsync, geteuid, linkat, unlinkat};
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value;
 
 use crate::config::CredentialsDir;

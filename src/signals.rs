@@ -139,7 +139,9 @@ pub fn set_logger(log: Logger) {
 
 /// Runs `write`, which writes files for the command and returns their paths, and records
 /// them; a stop signal waits until they are recorded, so none is left behind.
-pub fn writing<T, E>(write: impl FnOnce() -> Result<(T, Vec<crate::materialize::Written>), E>) -> Result<T, E> {
+pub fn writing<T, E>(
+    write: impl FnOnce() -> Result<(T, Vec<crate::materialize::Written>), E>,
+) -> Result<T, E> {
     let mut state = state();
     let (value, paths) = write()?;
     state.written.extend(paths);

@@ -22,7 +22,7 @@ mod leaks;
 mod local;
 mod policy;
 mod references;
-mod signals;
 mod regions;
+mod signals;
 mod static_binary;
 mod tls;
