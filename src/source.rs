@@ -279,7 +279,7 @@ impl Profiles {
 /// What a credential field may hold: the key id and the session token go into HTTP headers
 /// (printable ASCII, no spaces: they are base32/base64 text); the secret key is only hashed,
 /// but a control character there is as surely a copy-paste accident (a `\r` from a CRLF file).
-fn check_credentials(credentials: &Credentials) -> Result<(), Error> {
+pub fn check_credentials(credentials: &Credentials) -> Result<(), Error> {
     let header_safe = |text: &str| text.bytes().all(|b| b.is_ascii_graphic());
     let problem = if credentials.access_key_id().is_empty() {
         Some(("AccessKeyId", "is empty"))
@@ -836,17 +836,23 @@ pub fn read_env_file(path: &Path, explicit: bool) -> Result<Option<Entries>, Err
             format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
         )
     })?;
+    parse_env_text(path, &text).map(Some)
+}
+
+/// The entries of a dotenv file's text, in order; `path` is only named in messages. Names and
+/// values are checked by `envmap::build`, as for a secret; a syntax error names the line and
+/// column, never the line's text.
+pub fn parse_env_text(path: &Path, text: &str) -> Result<Entries, Error> {
     let mut entries = Entries {
         source: path.display().to_string(),
         kind: SourceKind::DotEnv,
         ..Entries::default()
     };
     for item in dotenvy::from_read_iter(text.as_bytes()) {
-        // Names and values are checked by `envmap::build`, as for a secret.
-        let (key, value) = item.map_err(|e| env_file_error(path, &text, &e))?;
+        let (key, value) = item.map_err(|e| env_file_error(path, text, &e))?;
         entries.pairs.push((key, SecretValue::new(value)));
     }
-    Ok(Some(entries))
+    Ok(entries)
 }
 
 /// What a non-regular file is, for the message.

@@ -106,6 +106,11 @@ pub fn moto() -> &'static Moto {
                 panic!("moto's server did not start: {stderr}\n{install}");
             }
         };
+        // Its log must be drained: a full pipe would block the server's request threads, and
+        // with them every test after the first 64 KiB of log.
+        if let Some(mut stderr) = child.stderr.take() {
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        }
         Moto {
             port,
             _child: child,

@@ -1,0 +1,42 @@
+//! Credentials from any provider (environment, container endpoint, credential_process, …) are
+//! checked before anything is signed: whatever bytes a provider hands back, the check must not
+//! panic, an accepted set must be one the signer can put into HTTP headers without the SDK's own
+//! `expect`s firing, and a refusal must never show the secret key or the token.
+
+#![no_main]
+
+use aws_credential_types::Credentials;
+use http::HeaderValue;
+use libfuzzer_sys::fuzz_target;
+use shortcut_env::source;
+
+fuzz_target!(|data: &[u8]| {
+    // Three fields separated by NUL: key id, secret key, optional session token.
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut fields = text.splitn(3, '\0');
+    let key_id = fields.next().unwrap_or_default();
+    let secret = fields.next().unwrap_or_default();
+    let token = fields.next();
+    let credentials = Credentials::new(key_id, secret, token.map(str::to_string), None, "Fuzz");
+    match source::check_credentials(&credentials) {
+        Ok(()) => {
+            let authorization = format!(
+                "AWS4-HMAC-SHA256 Credential={key_id}/20260101/us-east-1/secretsmanager/aws4_request"
+            );
+            assert!(HeaderValue::from_str(&authorization).is_ok(), "{key_id:?}");
+            if let Some(token) = token {
+                assert!(HeaderValue::from_str(token).is_ok(), "{token:?}");
+            }
+        }
+        Err(error) => {
+            let shown = format!("{error} {} {error:?}", error.hint());
+            for value in [secret, token.unwrap_or_default()] {
+                if value.len() >= 8 {
+                    assert!(!shown.contains(value), "a credential reached the message: {shown}");
+                }
+            }
+        }
+    }
+});
