@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
             let shown = format!("{error} {} {error:?}", error.hint());
             for value in [secret, token.unwrap_or_default()] {
                 if value.len() >= 8 {
-                    assert!(!shown.contains(value), "a credential reached the message: {shown}");
+                    assert!(
+                        !shown.contains(value),
+                        "a credential reached the message: {shown}"
+                    );
                 }
             }
         }

@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let values: Vec<String> = entries.pairs.iter().map(|(_, v)| v.expose().to_string()).collect();
+    let values: Vec<String> = entries
+        .pairs
+        .iter()
+        .map(|(_, v)| v.expose().to_string())
+        .collect();
     match envmap::build(&Vars::default(), &[entries], &envmap::Policy::default()) {
         Ok(built) => {
             for name in &built.applied {
@@ -33,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
         Err(error) => {
             let shown = format!("{error} {} {error:?}", error.hint());
             for value in values.iter().filter(|v| v.len() >= 8) {
-                assert!(!shown.contains(value.as_str()), "a value reached the message: {shown}");
+                assert!(
+                    !shown.contains(value.as_str()),
+                    "a value reached the message: {shown}"
+                );
             }
         }
     }

