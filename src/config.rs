@@ -593,12 +593,20 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
     }
     // AWS_REGION, then AWS_DEFAULT_REGION, as the AWS SDKs read them; the profile's region
     // (a file read) is looked up when fetching, for the names that still need one.
-    let env_region = match pick(&options.region, vars, "AWS_REGION")? {
-        None | Some("") => match vars.setting("AWS_DEFAULT_REGION")? {
+    let region_from = |setting: &'static str, region: &str| {
+        validate_region(region)
+            .map(str::to_string)
+            .map_err(|_| Error::RegionMalformed {
+                setting,
+                value: region.to_string(),
+            })
+    };
+    let env_region = match pick_named(&options.region, vars, "AWS_REGION")? {
+        None | Some(("", _)) => match vars.setting("AWS_DEFAULT_REGION")? {
             None | Some("") => None,
-            Some(region) => Some(validate_region(region)?.to_string()),
+            Some(region) => Some(region_from("AWS_DEFAULT_REGION", region)?),
         },
-        Some(region) => Some(validate_region(region)?.to_string()),
+        Some((region, setting)) => Some(region_from(setting, region)?),
     };
     let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
     let version_stage = non_empty(pick(&options.version_stage, vars, "SECRET_VERSION_STAGE")?);
@@ -619,10 +627,13 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
             ("VERSION_STAGE", &secret.version_stage),
             ("VERSION_ID", &secret.version_id),
         ] {
-            if value.as_deref().is_some_and(has_control) {
+            if let Some(reason) = value
+                .as_deref()
+                .and_then(|v| version_field_problem(field, v))
+            {
                 return Err(Error::ReferenceMalformed {
                     reference: secret.secret_id.clone(),
-                    reason: format!("its {field} holds a control character"),
+                    reason: format!("its {field} does not fit: {reason}"),
                 });
             }
         }
@@ -713,15 +724,34 @@ fn has_control(text: &str) -> bool {
     text.chars().any(char::is_control)
 }
 
-/// SECRET_VERSION_STAGE / SECRET_VERSION_ID must be sendable as they are.
+/// What Secrets Manager accepts, checked before any call: a version id is 32 to 64 ASCII
+/// letters, digits and dashes (a UUID as the service makes them), a stage 1 to 256 characters;
+/// neither holds a control character (it would forge log lines or break the request).
+fn version_field_problem(field: &str, text: &str) -> Option<&'static str> {
+    if has_control(text) {
+        Some("it holds a control character")
+    } else if field.ends_with("VERSION_ID") && !(32..=64).contains(&text.len()) {
+        Some("a version id is 32 to 64 characters long (a UUID)")
+    } else if field.ends_with("VERSION_ID")
+        && !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        Some("a version id is ASCII letters, digits and dashes (a UUID)")
+    } else if field.ends_with("VERSION_STAGE") && text.chars().count() > 256 {
+        Some("a version stage is at most 256 characters long")
+    } else {
+        None
+    }
+}
+
+/// SECRET_VERSION_STAGE / SECRET_VERSION_ID must be values Secrets Manager accepts.
 fn check_version_field(name: &'static str, value: Option<&str>) -> Result<(), Error> {
-    match value {
-        Some(text) if has_control(text) => Err(Error::InvalidSetting {
+    match value.and_then(|text| version_field_problem(name, text).map(|r| (text, r))) {
+        Some((text, reason)) => Err(Error::InvalidSetting {
             name,
-            value: text.to_string(),
-            reason: "it holds a control character",
+            value: text.chars().take(64).collect(),
+            reason,
         }),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -729,7 +759,10 @@ fn check_version_field(name: &'static str, value: Option<&str>) -> Result<(), Er
 /// one or more lower-case words, a number. Catches the stray space, the capitals, the AZ
 /// (`us-east-1a`) and the empty string that would otherwise surface as a DNS error much later.
 pub fn validate_region(region: &str) -> Result<&str, Error> {
-    let malformed = || Error::RegionMalformed(region.to_string());
+    let malformed = || Error::RegionMalformed {
+        setting: "AWS_REGION",
+        value: region.to_string(),
+    };
     let parts: Vec<&str> = region.split('-').collect();
     let [first, middle @ .., last] = parts.as_slice() else {
         return Err(malformed());

@@ -49,8 +49,12 @@ pub enum Error {
          (required when APP_ENV={app_env} and the secret id is not an ARN)"
     )]
     RegionMissing { app_env: &'static str },
-    #[error("AWS_REGION={0:?} is not a valid AWS region")]
-    RegionMalformed(String),
+    /// `setting` is what the user set: `AWS_REGION`, `AWS_DEFAULT_REGION` or `--region`.
+    #[error("{setting}={value:?} is not a valid AWS region")]
+    RegionMalformed {
+        setting: &'static str,
+        value: String,
+    },
     #[error("AWS_PROFILE={0:?} names a profile that is not in the AWS config files")]
     ProfileNotFound(String),
     #[error("SECRET_NAME is not set and APP_ENV={0} has no default secret")]
@@ -213,7 +217,7 @@ impl Error {
             AppEnvMissing
             | AppEnvUnknown(_)
             | RegionMissing { .. }
-            | RegionMalformed(_)
+            | RegionMalformed { .. }
             | ProfileNotFound(_)
             | SecretNameMissing(_)
             | SecretNameEmpty
@@ -270,7 +274,7 @@ impl Error {
             AppEnvMissing => "app-env-missing",
             AppEnvUnknown(_) => "app-env-unknown",
             RegionMissing { .. } => "region-missing",
-            RegionMalformed(_) => "region-malformed",
+            RegionMalformed { .. } => "region-malformed",
             ProfileNotFound(_) => "profile-not-found",
             SecretNameMissing(_) => "secret-name-missing",
             SecretNameEmpty => "secret-name-empty",
@@ -339,11 +343,10 @@ impl Error {
                                      AWS_REGION=us-east-1, set region in the AWS_PROFILE's \
                                      config, or give SECRET_NAME as a full ARN"
                 .into(),
-            RegionMalformed(_) => {
+            RegionMalformed { setting, .. } => format!(
                 "a region is lower-case letters, digits and dashes, e.g. us-east-1; \
-                 check for spaces or capitals in AWS_REGION"
-                    .into()
-            }
+                 check for spaces or capitals in {setting}"
+            ),
             ProfileNotFound(_) => "check the profile's name (`aws configure list-profiles`) and \
                                    AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE, or unset \
                                    AWS_PROFILE to use the default credential chain"
@@ -554,7 +557,13 @@ mod tests {
                 },
                 78,
             ),
-            (Error::RegionMalformed("US".into()), 78),
+            (
+                Error::RegionMalformed {
+                    setting: "AWS_REGION",
+                    value: "US".into(),
+                },
+                78,
+            ),
             (
                 Error::SecretNotObject {
                     secret: "s".into(),

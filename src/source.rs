@@ -812,6 +812,10 @@ pub fn read_env_file(path: &Path, explicit: bool) -> Result<Option<Entries>, Err
     let metadata = file
         .metadata()
         .map_err(|e| unreadable(path, e.to_string()))?;
+    // /dev/null is the usual way to say "no env file": read as empty, like any empty file.
+    if path == Path::new("/dev/null") {
+        return parse_env_text(path, "").map(Some);
+    }
     if !metadata.is_file() {
         return Err(refused(format!(
             "it is {}, not a regular file",

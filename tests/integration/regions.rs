@@ -273,7 +273,7 @@ fn version_in_a_reference_with_an_escape_character_is_78() {
     run.env("SECRET_NAME", "short-cut/prod/app::AWS\u{1b}[31mCURRENT");
     run.run()
         .fails(78)
-        .stderr_has("VERSION_STAGE holds a control character")
+        .stderr_has("VERSION_STAGE does not fit: it holds a control character")
         .stderr_lacks("\u{1b}");
     assert!(proxy.requests().is_empty());
 }
