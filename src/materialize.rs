@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::errno::Errno;
-use nix::fcntl::{AT_FDCWD, AtFlags, Flock, FlockArg, OFlag, RenameFlags, open, openat, renameat2};
+use nix::fcntl::{AT_FDCWD, AtFlags, Flock, FlockArg, OFlag, open, openat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fchmod, fstat, fstatat, futimens};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Uid, UnlinkatFlags, User, fsync, geteuid, linkat, unlinkat};
@@ -701,13 +701,9 @@ fn place(dir: &Opened, name: &str, temp_stem: &str, contents: &[u8]) -> Result<P
     // A hard link (then the temporary is unlinked), or where the file system has none,
     // renameat2 with RENAME_NOREPLACE; never a plain rename, which replaces what is there.
     let linked = match linkat(&dir.fd, temp.as_str(), &dir.fd, name, AtFlags::empty()) {
-        Err(Errno::EPERM | Errno::EOPNOTSUPP | Errno::EMLINK | Errno::ENOSYS) => renameat2(
-            &dir.fd,
-            temp.as_str(),
-            &dir.fd,
-            name,
-            RenameFlags::RENAME_NOREPLACE,
-        ),
+        Err(Errno::EPERM | Errno::EOPNOTSUPP | Errno::EMLINK | Errno::ENOSYS) => {
+            rename_noreplace(dir, temp.as_str(), name)
+        }
         other => other,
     };
     // Gone on every path (after a rename, the name is already free and this does nothing).
@@ -809,6 +805,25 @@ fn prunable(name: &str) -> Option<Duration> {
     };
     let (stem, hash) = base.rsplit_once('-')?;
     (is_hex16(hash) && is_stem(stem)).then_some(KEEP_UNUSED)
+}
+
+/// `renameat2(RENAME_NOREPLACE)`: the name only if it is free. nix wraps it for glibc only; a
+/// musl build (the static binary) then has no fallback for a file system without hard links,
+/// and says so rather than risk a plain rename, which would replace what is there.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn rename_noreplace(dir: &Opened, from: &str, to: &str) -> nix::Result<()> {
+    nix::fcntl::renameat2(
+        &dir.fd,
+        from,
+        &dir.fd,
+        to,
+        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+    )
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn rename_noreplace(_dir: &Opened, _from: &str, _to: &str) -> nix::Result<()> {
+    Err(Errno::ENOSYS)
 }
 
 #[cfg(test)]
@@ -927,13 +942,7 @@ mod tests {
         std::fs::write(temp.path().join("taken"), "old").unwrap();
         // What place() does after a named temporary, also with RENAME_NOREPLACE directly.
         assert_eq!(
-            renameat2(
-                &opened.fd,
-                temp_name.as_str(),
-                &opened.fd,
-                "taken",
-                RenameFlags::RENAME_NOREPLACE
-            ),
+            rename_noreplace(opened, temp_name.as_str(), "taken"),
             Err(Errno::EEXIST)
         );
         let _ = unlinkat(&opened.fd, temp_name.as_str(), UnlinkatFlags::NoRemoveDir);
