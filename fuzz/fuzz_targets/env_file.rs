@@ -23,10 +23,14 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
+    // Keys are shown (escaped and cut short); a value that is also part of a key is not told
+    // apart from it, so only the others are looked for.
+    let keys: Vec<&str> = entries.pairs.iter().map(|(k, _)| k.as_str()).collect();
     let values: Vec<String> = entries
         .pairs
         .iter()
         .map(|(_, v)| v.expose().to_string())
+        .filter(|v| !keys.iter().any(|k| k.contains(v.as_str())))
         .collect();
     match envmap::build(&Vars::default(), &[entries], &envmap::Policy::default()) {
         Ok(built) => {
