@@ -628,7 +628,8 @@ fn an_unsafe_directory_fails_before_any_network_call() {
         .command(&["/bin/echo", "ran"]);
     run.run()
         .fails(73)
-        .stderr_has("writable by group or others");
+        .stderr_has("writable by group or others")
+        .stderr_has("hint:");
     assert!(proxy.requests().is_empty(), "{:?}", proxy.targets());
 }
 

@@ -426,25 +426,14 @@ pub struct CredentialsEndpoint {
 
 impl CredentialsEndpoint {
     pub fn start(token: &str, mode: CredentialsMode) -> CredentialsEndpoint {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::clone(&seen);
-        let expected = token.to_string();
-        serve(listener, move |request: Request, mut stream| {
-            let authorized = request.header("authorization").as_deref() == Some(expected.as_str());
-            shared.lock().unwrap().push(request);
+        Self::authorized(token, move |stream| {
             let json = [("content-type", "application/json")];
-            if !authorized {
-                let body = br#"{"code":"InvalidToken","message":"invalid authorization token"}"#;
-                return respond(&mut stream, 401, &json, body);
-            }
             let expiration = match mode {
                 CredentialsMode::Expired => "2001-01-01T00:00:00Z",
                 _ => "2099-01-01T00:00:00Z",
             };
             match mode {
-                CredentialsMode::Status(status) => respond(&mut stream, status, &json, b"{}"),
+                CredentialsMode::Status(status) => respond(stream, status, &json, b"{}"),
                 CredentialsMode::Hang => thread::sleep(MAX_HANG),
                 CredentialsMode::Fields {
                     access_key_id,
@@ -456,7 +445,7 @@ impl CredentialsEndpoint {
                         "Token": token,
                         "Expiration": expiration,
                     });
-                    respond(&mut stream, 200, &json, body.to_string().as_bytes());
+                    respond(stream, 200, &json, body.to_string().as_bytes());
                 }
                 _ => {
                     let body = serde_json::json!({
@@ -466,8 +455,36 @@ impl CredentialsEndpoint {
                         "Expiration": expiration,
                         "RoleArn": "arn:aws:iam::111122223333:role/shortcut-ecs-task-role",
                     });
-                    respond(&mut stream, 200, &json, body.to_string().as_bytes());
+                    respond(stream, 200, &json, body.to_string().as_bytes());
                 }
+            }
+        })
+    }
+
+    /// The endpoint itself: it records every request, refuses (401) any whose Authorization
+    /// header is not `token`, and lets `answer` answer the others.
+    fn authorized(
+        token: &str,
+        answer: impl Fn(&mut TcpStream) + Send + Sync + 'static,
+    ) -> CredentialsEndpoint {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&seen);
+        let expected = token.to_string();
+        serve(listener, move |request: Request, mut stream| {
+            let authorized = request.header("authorization").as_deref() == Some(expected.as_str());
+            shared.lock().unwrap().push(request);
+            if authorized {
+                answer(&mut stream);
+            } else {
+                let body = br#"{"code":"InvalidToken","message":"invalid authorization token"}"#;
+                respond(
+                    &mut stream,
+                    401,
+                    &[("content-type", "application/json")],
+                    body,
+                );
             }
         });
         CredentialsEndpoint {
@@ -505,25 +522,13 @@ impl CredentialsEndpoint {
     /// and `body` as they are: for answers [`CredentialsMode`] cannot describe (not JSON,
     /// missing fields, control characters in a field, a wrong JSON type).
     pub fn answering(token: &str, status: u16, body: String) -> CredentialsEndpoint {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::clone(&seen);
-        let expected = token.to_string();
-        serve(listener, move |request: Request, mut stream| {
-            let authorized = request.header("authorization").as_deref() == Some(expected.as_str());
-            shared.lock().unwrap().push(request);
-            let json = [("content-type", "application/json")];
-            if authorized {
-                respond(&mut stream, status, &json, body.as_bytes());
-            } else {
-                respond(&mut stream, 401, &json, br#"{"code":"InvalidToken"}"#);
-            }
-        });
-        CredentialsEndpoint {
-            port,
-            token: token.to_string(),
-            seen,
-        }
+        Self::authorized(token, move |stream| {
+            respond(
+                stream,
+                status,
+                &[("content-type", "application/json")],
+                body.as_bytes(),
+            );
+        })
     }
 }
