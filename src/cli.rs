@@ -1,13 +1,18 @@
-//! Command-line parsing (clap). Flags only; every flag also has a variable, merged in
-//! `config::resolve` so that the environment is read once and `--help` never shows a value.
+//! Command-line parsing (clap), built from the settings table: every option's flag, help,
+//! `[env: …]` and `[default: …]` come from `shortcut_env_core::settings::SETTINGS`, so a
+//! setting is named once. Flags only: the variables are merged by `config::resolve`, so the
+//! environment is read once and `--help` never shows a value.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use clap::builder::PossibleValuesParser;
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::config::LogFormat;
 use crate::error::Error;
+use crate::render::ExportFormat;
+use crate::settings::{Given, SETTINGS, Setting, Takes};
 use crate::vars::Vars;
 
 const ABOUT: &str = "Load an application's secrets from AWS Secrets Manager into its environment, \
@@ -46,47 +51,145 @@ found, 69 Secrets Manager unreachable/timed out/throttled, 73 credentials file u
 (check/export), 126 command not executable (or its environment too large), 127 command not
 found on PATH, 128+N stopped by signal N (TERM, INT, HUP, QUIT) before the command started.";
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "shortcut-env",
-    version,
-    about = ABOUT,
-    long_about = LONG_ABOUT,
-    after_help = AFTER_HELP,
-)]
+/// What the command line asked for.
+#[derive(Debug)]
 pub struct Cli {
-    #[command(subcommand)]
-    pub mode: Option<Mode>,
-
-    #[command(flatten)]
-    pub options: Options,
-
-    /// The command to exec, with its arguments, after `--`.
-    #[arg(last = true, value_name = "COMMAND")]
+    pub mode: Mode,
+    /// The options given as flags, by the variable each stands for.
+    pub given: Given,
+    /// The command to run, after `--`.
     pub command: Vec<OsString>,
 }
 
-impl Cli {
-    /// Parses `args`. Every option is global, so it may come before or after the subcommand
-    /// (`shortcut-env --require X check` and `shortcut-env check --require X` are the same);
-    /// `COMMAND` is not.
-    pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-        let matches = Self::command()
-            .mut_args(|arg| {
-                if arg.get_id() == "command" {
-                    arg
-                } else {
-                    arg.global(true)
-                }
-            })
-            .try_get_matches_from(args)?;
-        Self::from_arg_matches(&matches)
-    }
+/// The pipeline's last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run the command (exec it).
+    Run,
+    /// Everything a start does but run: names and OK/FAIL.
+    Check,
+    /// Print the environment, values included.
+    Export(ExportFormat),
+}
 
-    /// The options, wherever they were given.
-    pub fn options(&self) -> &Options {
-        &self.options
+/// The command line's grammar: the settings table's flags, global so they may come before or
+/// after the subcommand (`shortcut-env --require X check` and `shortcut-env check --require X`
+/// are the same), the subcommands, and `COMMAND` after `--`.
+pub fn command() -> Command {
+    let export_help = "dotenv (KEY='value'), shell (export KEY='value', for eval) or json";
+    let mut command = Command::new("shortcut-env")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .long_about(LONG_ABOUT)
+        .after_help(AFTER_HELP)
+        .subcommand(Command::new("check").about(
+            "Fetch and validate everything, exec nothing: print each key's NAME, its source and \
+             OK/FAIL against --require; never a value. Exits as the real start would.",
+        ))
+        .subcommand(
+            Command::new("export")
+                .about(
+                    "Print the variables shortcut-env would set, WITH THEIR VALUES, quoted for \
+                     the format. The only command that prints secret values: do not run it \
+                     where output is logged.",
+                )
+                .arg(
+                    Arg::new("format")
+                        .long("format")
+                        .value_parser(PossibleValuesParser::new(ExportFormat::NAMES))
+                        .default_value("dotenv")
+                        .help(export_help),
+                ),
+        )
+        .arg(
+            Arg::new("command")
+                .last(true)
+                .num_args(1..)
+                .value_name("COMMAND")
+                .value_parser(value_parser!(OsString))
+                .help("The command to exec, with its arguments, after `--`."),
+        );
+    for setting in SETTINGS {
+        command = command.arg(setting_arg(setting));
     }
+    command
+}
+
+/// One setting's flag.
+fn setting_arg(setting: &'static Setting) -> Arg {
+    let arg = Arg::new(setting.var)
+        .long(setting.long())
+        .help(setting.help_line())
+        .global(true);
+    let arg = match setting.heading {
+        Some(heading) => arg.help_heading(heading),
+        None => arg,
+    };
+    match setting.takes {
+        Takes::Switch => arg.action(ArgAction::SetTrue),
+        Takes::Value => arg
+            .value_name(setting.value_name)
+            .value_parser(value_parser!(OsString))
+            .action(ArgAction::Set),
+        Takes::Values => arg
+            .value_name(setting.value_name)
+            .value_parser(value_parser!(OsString))
+            .action(ArgAction::Append),
+        Takes::OptionalValue { bare } => arg
+            .value_name(setting.value_name)
+            .value_parser(value_parser!(OsString))
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value(bare)
+            .action(ArgAction::Set),
+    }
+}
+
+impl Cli {
+    /// Parses `args`.
+    pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+        let matches = command().try_get_matches_from(args)?;
+        let mode = match matches.subcommand() {
+            Some(("check", _)) => Mode::Check,
+            Some(("export", sub)) => Mode::Export(
+                sub.get_one::<String>("format")
+                    .and_then(|name| ExportFormat::parse(name))
+                    .unwrap_or(ExportFormat::Dotenv),
+            ),
+            _ => Mode::Run,
+        };
+        Ok(Cli {
+            mode,
+            given: given(&matches),
+            command: matches
+                .get_many::<OsString>("command")
+                .map(|words| words.cloned().collect())
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The flags given, wherever on the line (clap propagates global flags to the top level).
+fn given(matches: &ArgMatches) -> Given {
+    let mut given = Given::default();
+    for setting in SETTINGS {
+        if matches.value_source(setting.var) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        match setting.takes {
+            Takes::Switch => given.push(setting.var, "1".into()),
+            _ => {
+                for value in matches
+                    .get_many::<OsString>(setting.var)
+                    .into_iter()
+                    .flatten()
+                {
+                    given.push(setting.var, value.clone());
+                }
+            }
+        }
+    }
+    given
 }
 
 /// The log format for a usage error, when the arguments did not parse: `--log-format json` (or
@@ -145,160 +248,6 @@ pub fn usage_error(error: &clap::Error) -> Error {
     Error::Usage(message)
 }
 
-/// Inspection without exec.
-#[derive(Debug, clap::Subcommand)]
-pub enum Mode {
-    /// Fetch and validate everything, exec nothing: print each key's NAME, its source and
-    /// OK/FAIL against --require; never a value. Exits as the real start would.
-    Check,
-    /// Print the variables shortcut-env would set, WITH THEIR VALUES, quoted for the format.
-    /// The only command that prints secret values: do not run it where output is logged.
-    Export {
-        /// dotenv (KEY='value'), shell (export KEY='value', for eval) or json
-        #[arg(long, value_enum, default_value_t = ExportFormat::Dotenv)]
-        format: ExportFormat,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
-    Dotenv,
-    Shell,
-    Json,
-}
-
-/// The wrapper's options. `None` means "not given as a flag": the variable, then the default
-/// applies.
-#[derive(Debug, Default, Args)]
-pub struct Options {
-    /// local, development, staging or production (prod) [env: APP_ENV]
-    #[arg(long, value_name = "ENV")]
-    pub app_env: Option<String>,
-
-    /// Region of the secret, e.g. us-east-1; not needed with an ARN [env: AWS_REGION]
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Secret reference: a name or ARN, optionally [VAR=]…[:JSON_KEY[:STAGE[:VERSION_ID]]] as in
-    /// ECS's valueFrom; repeat it or separate with commas for several secrets (later ones win)
-    /// [env: SECRET_NAME] [default: short-cut/prod/app in production, short-cut/staging/app in
-    /// staging]
-    #[arg(long, value_name = "REF")]
-    pub secret: Vec<String>,
-
-    /// Version stage to read, e.g. AWSPREVIOUS for a rollback [env: SECRET_VERSION_STAGE]
-    /// [default: AWSCURRENT]
-    #[arg(long, value_name = "STAGE")]
-    pub version_stage: Option<String>,
-
-    /// Exact version id to read [env: SECRET_VERSION_ID]
-    #[arg(long, value_name = "ID")]
-    pub version_id: Option<String>,
-
-    /// Deadline for fetching, in seconds, e.g. 5 or 2.5 [env: SHORTCUT_ENV_TIMEOUT] [default: 30]
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<String>,
-
-    /// Attempts per GetSecretValue call, the first included [env: SHORTCUT_ENV_MAX_ATTEMPTS]
-    /// [default: 5]
-    #[arg(long, value_name = "N")]
-    pub max_attempts: Option<String>,
-
-    /// Retry mode: standard (jittered exponential backoff) or adaptive (also rate-limits the
-    /// client after throttling) [env: SHORTCUT_ENV_RETRY_MODE] [default: standard]
-    #[arg(long, value_name = "MODE")]
-    pub retry_mode: Option<String>,
-
-    /// Upper bound of the first retry's random backoff, in seconds; doubles per retry
-    /// [env: SHORTCUT_ENV_INITIAL_BACKOFF] [default: 2]
-    #[arg(long, value_name = "SECONDS")]
-    pub initial_backoff: Option<String>,
-
-    /// Longest backoff between two attempts, in seconds [env: SHORTCUT_ENV_MAX_BACKOFF]
-    /// [default: 20]
-    #[arg(long, value_name = "SECONDS")]
-    pub max_backoff: Option<String>,
-
-    /// Connect timeout per attempt, in seconds [env: SHORTCUT_ENV_CONNECT_TIMEOUT] [default: 2]
-    #[arg(long, value_name = "SECONDS")]
-    pub connect_timeout: Option<String>,
-
-    /// Private directory for materialized credential files [env: SHORTCUT_ENV_CREDENTIALS_DIR]
-    /// [default: $TMPDIR/shortcut-env-UID]
-    #[arg(long, value_name = "DIR")]
-    pub credentials_dir: Option<PathBuf>,
-
-    /// Dotenv file read in local mode [env: SHORTCUT_ENV_FILE] [default: .env, if present]
-    #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
-
-    /// Comma-separated keys that must be present [env: SHORTCUT_ENV_REQUIRE]
-    #[arg(long, value_name = "KEYS")]
-    pub require: Option<String>,
-
-    /// Export only the keys matching these comma-separated glob patterns, e.g. 'OPENAI_*,MILVUS_*'
-    /// [env: SHORTCUT_ENV_ONLY]
-    #[arg(
-        long,
-        value_name = "PATTERNS",
-        help_heading = "Selecting and renaming keys"
-    )]
-    pub only: Option<String>,
-
-    /// Do not export the keys matching these comma-separated glob patterns
-    /// [env: SHORTCUT_ENV_EXCLUDE]
-    #[arg(
-        long,
-        value_name = "PATTERNS",
-        help_heading = "Selecting and renaming keys"
-    )]
-    pub exclude: Option<String>,
-
-    /// Rename a key: FROM=TO; repeat it, or comma-separate [env: SHORTCUT_ENV_MAP]
-    #[arg(
-        long,
-        value_name = "FROM=TO",
-        help_heading = "Selecting and renaming keys"
-    )]
-    pub map: Vec<String>,
-
-    /// Prefix every exported key not renamed by --map, e.g. APP_ (GOOGLE_APPLICATION_CREDENTIALS_JSON
-    /// keeps its name, so the GCP file is still written) [env: SHORTCUT_ENV_PREFIX]
-    #[arg(
-        long,
-        value_name = "PREFIX",
-        help_heading = "Selecting and renaming keys"
-    )]
-    pub prefix: Option<String>,
-
-    /// Let the secret set this protected name (PATH, AWS_*, …); repeat it, or comma-separate
-    /// [env: SHORTCUT_ENV_ALLOW_KEY]
-    #[arg(
-        long,
-        value_name = "NAME",
-        help_heading = "Selecting and renaming keys"
-    )]
-    pub allow_key: Vec<String>,
-
-    /// Write the value of KEY to a private 0600 file and set VAR to its path; repeat it, or
-    /// comma-separate [env: SHORTCUT_ENV_FILES]
-    #[arg(
-        long,
-        value_name = "KEY=VAR",
-        help_heading = "Selecting and renaming keys"
-    )]
-    pub file: Vec<String>,
-
-    /// Log format: text or json [env: SHORTCUT_ENV_LOG_FORMAT] [default: text]
-    #[arg(long, value_name = "FORMAT")]
-    pub log_format: Option<String>,
-
-    /// Inherited variables win over secret values: all of them, or only the comma-separated
-    /// NAMES [env: SHORTCUT_ENV_PRESERVE_ENV=1 or =NAMES]
-    #[arg(long, value_name = "NAMES", num_args = 0..=1, require_equals = true)]
-    pub preserve_env: Option<Option<String>>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,7 +289,42 @@ mod tests {
     fn options_before_and_after_a_subcommand_are_the_same_options() {
         let before = Cli::parse_args(args(&["s", "--require", "X", "check"])).unwrap();
         let after = Cli::parse_args(args(&["s", "check", "--require", "X"])).unwrap();
-        assert_eq!(before.options().require.as_deref(), Some("X"));
-        assert_eq!(after.options().require.as_deref(), Some("X"));
+        let x = Some(std::ffi::OsStr::new("X"));
+        assert_eq!(before.given.os("SHORTCUT_ENV_REQUIRE"), x);
+        assert_eq!(after.given.os("SHORTCUT_ENV_REQUIRE"), x);
+        assert_eq!((before.mode, after.mode), (Mode::Check, Mode::Check));
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn a_switch_and_an_optional_value_record_what_their_variable_would_hold() {
+        let cli = Cli::parse_args(args(&["s", "--preserve-env", "--init", "--", "app"])).unwrap();
+        assert_eq!(
+            cli.given.os("SHORTCUT_ENV_PRESERVE_ENV"),
+            Some(std::ffi::OsStr::new("1"))
+        );
+        assert_eq!(
+            cli.given.os("SHORTCUT_ENV_INIT"),
+            Some(std::ffi::OsStr::new("1"))
+        );
+        assert!(!cli.given.has("SHORTCUT_ENV_TIMEOUT"));
+        assert_eq!(cli.command, args(&["app"]));
+    }
+
+    #[test]
+    fn every_setting_shows_its_variable_and_default_in_help() {
+        let help = command().render_long_help().to_string();
+        for setting in SETTINGS {
+            assert!(help.contains(setting.flag), "{}", setting.flag);
+            assert!(
+                help.contains(&format!("[env: {}]", setting.var)),
+                "{}",
+                setting.var
+            );
+        }
     }
 }

@@ -4,6 +4,6 @@
 fn main() {
     std::process::exit(shortcut_env::main_with(
         std::env::args_os().collect(),
-        shortcut_env::vars::Vars::from_process(),
+        shortcut_env::process_vars(),
     ));
 }

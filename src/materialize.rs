@@ -45,16 +45,12 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Uid, UnlinkatFlags, User, fsync, geteuid, linkat, unlinkat};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::Value;
 
 use crate::config::CredentialsDir;
 use crate::error::Error;
 use crate::vars::Vars;
 
-pub const GCP_JSON_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS_JSON";
-pub const GCP_PATH_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS";
-/// A service-account key is about 2.3 KiB; Secrets Manager caps a secret at 64 KiB.
-pub const MAX_GCP_JSON: usize = 64 * 1024;
+pub use shortcut_env_core::payload::{GCP_JSON_VAR, GCP_PATH_VAR, MAX_GCP_JSON, validate_gcp_json};
 /// How long a key file no start has used stays: long enough that a command still running
 /// after a rotation (and re-reading its file) keeps it for a week, short enough that rotated-out
 /// keys do not pile up.
@@ -66,40 +62,6 @@ pub const TEMP_GRACE: Duration = Duration::from_secs(10 * 60);
 const SLOTS: u32 = 4;
 const SALT_NAME: &str = ".shortcut-env-salt";
 const SALT_LEN: usize = 32;
-
-/// Checks the GCP key JSON before anything is written: an object with a string `type`.
-pub fn validate_gcp_json(text: &str) -> Result<(), Error> {
-    let invalid = |reason: String| Error::GcpJsonInvalid(reason);
-    if text.len() > MAX_GCP_JSON {
-        return Err(invalid(format!(
-            "{} bytes, more than the {MAX_GCP_JSON} bytes a key file can be",
-            text.len()
-        )));
-    }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| invalid(format!("not valid JSON ({e})")))?;
-    let Value::Object(object) = value else {
-        return Err(invalid("not a JSON object".into()));
-    };
-    // A map keeps one of two `type` members; Google's libraries may read the other one.
-    if let Err(Error::DuplicateKey { key, .. }) =
-        crate::envmap::parse_members(crate::materialize::GCP_JSON_VAR, text)
-    {
-        let key = if key.starts_with('"') {
-            key
-        } else {
-            format!("\"{key}\"")
-        };
-        return Err(invalid(format!("its {key} member appears more than once")));
-    }
-    match object.get("type") {
-        Some(Value::String(kind)) if !kind.is_empty() => Ok(()),
-        Some(_) => Err(invalid(
-            "its \"type\" field is not a non-empty string".into(),
-        )),
-        None => Err(invalid("it has no \"type\" field".into())),
-    }
-}
 
 /// A file a start gave to its command.
 #[derive(Debug, Clone)]
@@ -990,7 +952,7 @@ mod tests {
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
         let error = prepare_dir(&explicit(&open), false).err().unwrap();
         assert_eq!(
-            (error.kind(), error.exit_code()),
+            (error.kind().as_str(), error.exit_code()),
             ("credentials-dir-unsafe", 73)
         );
 

@@ -5,10 +5,10 @@
 
 #![no_main]
 
-use aws_credential_types::Credentials;
 use http::HeaderValue;
 use libfuzzer_sys::fuzz_target;
-use shortcut_env::source;
+use shortcut_env_core::error::Error;
+use shortcut_env_core::payload;
 
 const SECRET_MARK: &str = "SecretMarkQ7";
 const TOKEN_MARK: &str = "TokenMarkZ9";
@@ -24,9 +24,8 @@ fuzz_target!(|data: &[u8]| {
     // message ("provider"); the printable prefix keeps each field's validity as it was.
     let secret = format!("{SECRET_MARK}{}", fields.next().unwrap_or_default());
     let token = fields.next().map(|t| format!("{TOKEN_MARK}{t}"));
-    let credentials = Credentials::new(key_id, secret, token.clone(), None, "Fuzz");
-    match source::check_credentials(&credentials) {
-        Ok(()) => {
+    match payload::credential_problem(key_id, &secret, token.as_deref()) {
+        None => {
             let authorization = format!(
                 "AWS4-HMAC-SHA256 Credential={key_id}/20260101/us-east-1/secretsmanager/aws4_request"
             );
@@ -35,7 +34,12 @@ fuzz_target!(|data: &[u8]| {
                 assert!(HeaderValue::from_str(token).is_ok(), "{token:?}");
             }
         }
-        Err(error) => {
+        Some((field, reason)) => {
+            let error = Error::CredentialsMalformed {
+                provider: "Fuzz".into(),
+                field,
+                reason,
+            };
             let shown = format!("{error} {} {error:?}", error.hint());
             for mark in [SECRET_MARK, TOKEN_MARK] {
                 assert!(

@@ -6,13 +6,13 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use shortcut_env::{envmap, source, vars::Vars};
+use shortcut_env_core::{envmap, payload, vars::Vars};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let entries = match source::parse_env_text(Path::new(".env"), text) {
+    let entries = match payload::parse_env_text(Path::new(".env"), text) {
         Ok(entries) => entries,
         Err(error) => {
             // A syntax error names a line and a column, never the line's text.

@@ -7,9 +7,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use shortcut_env::envmap::{self, Policy};
-use shortcut_env::reference;
-use shortcut_env::vars::Vars;
+use shortcut_env_core::envmap::{self, Policy};
+use shortcut_env_core::reference;
+use shortcut_env_core::vars::Vars;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = envmap::select(&selector, "fuzz/secret", text);
         }
     }
-    let _ = shortcut_env::materialize::validate_gcp_json(text);
+    let _ = shortcut_env_core::payload::validate_gcp_json(text);
     no_value_in_messages(text);
 });
 

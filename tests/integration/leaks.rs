@@ -330,11 +330,13 @@ fn secret_holding_types_redact_their_debug_output() {
         &Policy::default(),
     )
     .unwrap();
-    let fetched = shortcut_env::source::Fetched {
-        secret: "short-cut/prod/app".into(),
+    let fetched = shortcut_env::payload::Payload::Secret {
+        reference: shortcut_env::reference::parse("short-cut/prod/app").unwrap(),
+        region: "us-east-1".into(),
+        text: Some(text.clone()),
+        binary: Some(text.clone().into_bytes()),
         version_id: Some("v".into()),
         version_stages: vec!["AWSCURRENT".into()],
-        entries: entries.clone(),
     };
     for shown in [
         format!("{entries:?}"),
@@ -380,7 +382,7 @@ fn secret_holding_types_redact_their_debug_output() {
         MARKER.to_string(),
         format!(r#"{{"private_key":"{MARKER}"}}"#),
     ] {
-        let error = shortcut_env::materialize::validate_gcp_json(&text).unwrap_err();
+        let error = shortcut_env::payload::validate_gcp_json(&text).unwrap_err();
         assert!(!format!("{error} {error:?}").contains(MARKER));
     }
 }

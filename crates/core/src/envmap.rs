@@ -363,13 +363,13 @@ pub fn parse_secret(source: &str, text: &str) -> Result<Entries, Error> {
 }
 
 /// A key as messages show it: itself when it is a variable name, else quoted, escaped and cut
-/// short ([`crate::log::shorten`]), since a value pasted into the key field must not reach the
+/// short ([`crate::text::shorten`]), since a value pasted into the key field must not reach the
 /// logs whole.
 pub fn shown_key(key: &str) -> String {
     if is_valid_name(key) && key.len() <= 64 {
         return key.to_string();
     }
-    crate::log::shorten(key)
+    crate::text::shorten(key)
 }
 
 /// A value as environment text, from its JSON text as written in the secret: strings decoded,
@@ -538,7 +538,7 @@ impl Policy {
         Some(match &self.prefix {
             // The GCP key keeps its name: it is found by it and written to the file that
             // GOOGLE_APPLICATION_CREDENTIALS names; a prefix would silently turn the file off.
-            Some(prefix) if key != crate::materialize::GCP_JSON_VAR => format!("{prefix}{key}"),
+            Some(prefix) if key != crate::payload::GCP_JSON_VAR => format!("{prefix}{key}"),
             _ => key.to_string(),
         })
     }
@@ -795,7 +795,7 @@ mod tests {
         ];
         for (text, kind) in cases {
             let err = build_one(text, &Policy::default()).unwrap_err();
-            assert_eq!((err.kind(), err.exit_code()), (kind, 65), "{text}");
+            assert_eq!((err.kind().as_str(), err.exit_code()), (kind, 65), "{text}");
             let shown = format!("{err} {err:?} {}", err.hint());
             assert!(!shown.contains("hunter2"), "{shown}");
         }
@@ -823,7 +823,10 @@ mod tests {
             ..Policy::default()
         };
         let err = build_one(r#"{"A":"1","B":"2"}"#, &policy).unwrap_err();
-        assert_eq!((err.kind(), err.exit_code()), ("duplicate-target", 78));
+        assert_eq!(
+            (err.kind().as_str(), err.exit_code()),
+            ("duplicate-target", 78)
+        );
     }
 
     #[test]
@@ -978,7 +981,10 @@ mod tests {
         let null = select(&reference("s:n"), "s", json).unwrap();
         assert_eq!(null.nulls, ["n"]);
         let err = select(&reference("s:missing"), "s", json).unwrap_err();
-        assert_eq!((err.kind(), err.exit_code()), ("json-key-missing", 65));
+        assert_eq!(
+            (err.kind().as_str(), err.exit_code()),
+            ("json-key-missing", 65)
+        );
         let err = select(&reference("s:host"), "s", "[1]").unwrap_err();
         assert_eq!(err.kind(), "secret-not-object");
     }
@@ -1040,7 +1046,7 @@ mod tests {
 
     #[test]
     fn every_protected_name_is_documented_with_its_reason() {
-        let page = include_str!("../docs/protected-names.md");
+        let page = include_str!("../../../docs/protected-names.md");
         for (name, why) in PROTECTED {
             assert!(page.contains(&format!("| `{name}` | {why} |")), "{name}");
         }

@@ -5,12 +5,38 @@
 
 use std::fmt::Write;
 
-use serde_json::{Map, Value};
+use std::path::Path;
 
-use crate::cli::ExportFormat;
+use serde_json::{Map, Value, json};
+
 use crate::envmap::Built;
 use crate::error::Error;
+use crate::payload::Origin;
 use crate::vars::Vars;
+
+/// `export`'s output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// `KEY='value'`, for python-dotenv, Node's dotenv and docker's `--env-file`.
+    Dotenv,
+    /// `export KEY='value'`, for `eval`.
+    Shell,
+    Json,
+}
+
+impl ExportFormat {
+    /// The names `--format` accepts, in `--help`'s order.
+    pub const NAMES: &[&str] = &["dotenv", "shell", "json"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "dotenv" => Some(ExportFormat::Dotenv),
+            "shell" => Some(ExportFormat::Shell),
+            "json" => Some(ExportFormat::Json),
+            _ => None,
+        }
+    }
+}
 
 /// One line per key: name, source, and OK/FAIL against `required`. Keys from the sources, the
 /// variables pointing at materialized files, then required keys found elsewhere or missing.
@@ -149,6 +175,85 @@ fn dotenv_quote(value: &str) -> Result<String, &'static str> {
     Ok(format!("\"{value}\""))
 }
 
+/// What a start did, for its one success line.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    pub app_env: &'static str,
+    /// The configured region (AWS_REGION, …, or the first ARN's); `None` in local mode or when
+    /// the profile gave it.
+    pub region: Option<&'a str>,
+    pub origins: &'a [Origin],
+    /// How many variables the sources set.
+    pub keys: usize,
+    /// The GCP key file written, if any.
+    pub gcp_file: Option<&'a Path>,
+    pub elapsed_ms: u128,
+}
+
+/// The success line and its JSON fields: `loaded 3 keys from short-cut/prod/app (version 3f0c…,
+/// AWSCURRENT) in 41 ms`.
+pub fn success_line(report: &Report<'_>) -> (String, Map<String, Value>) {
+    let mut fields = Map::new();
+    let mut secrets = Vec::new();
+    let mut shown = Vec::new();
+    for origin in report.origins {
+        match origin {
+            Origin::DotEnv { path, found } => {
+                shown.push(if *found {
+                    format!("{} (local mode)", path.display())
+                } else {
+                    format!("nowhere: no {} file (local mode)", path.display())
+                });
+                fields.insert("env_file".into(), json!(path.display().to_string()));
+            }
+            Origin::Secret {
+                secret,
+                region,
+                version_id,
+                version_stages,
+            } => {
+                shown.push(format!(
+                    "{secret} (version {}, {})",
+                    version_id.as_deref().unwrap_or("unknown"),
+                    version_stages.join(",")
+                ));
+                secrets.push(json!({
+                    "secret": secret,
+                    "region": region,
+                    "version_id": version_id,
+                    "version_stages": version_stages,
+                }));
+            }
+        }
+    }
+    if !secrets.is_empty() {
+        fields.insert("region".into(), json!(report.region));
+        if let [only] = secrets.as_slice() {
+            for field in ["secret", "version_id", "version_stages"] {
+                fields.insert(field.into(), only[field].clone());
+            }
+        }
+        fields.insert("secrets".into(), Value::Array(secrets));
+    }
+    if let Some(file) = report.gcp_file {
+        fields.insert(
+            "gcp_credentials_file".into(),
+            json!(file.display().to_string()),
+        );
+    }
+    let keys = report.keys;
+    fields.insert("keys".into(), json!(keys));
+    fields.insert("elapsed_ms".into(), json!(report.elapsed_ms));
+    fields.insert("app_env".into(), json!(report.app_env));
+    let plural = if keys == 1 { "" } else { "s" };
+    let message = format!(
+        "loaded {keys} key{plural} from {} in {} ms",
+        shown.join(", "),
+        report.elapsed_ms
+    );
+    (message, fields)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +312,7 @@ mod tests {
             let (env, names) = env_of(&["fine", bad]);
             let err = export(&env, &names, ExportFormat::Dotenv).unwrap_err();
             assert_eq!(
-                (err.kind(), err.exit_code()),
+                (err.kind().as_str(), err.exit_code()),
                 ("export-unrepresentable", 65),
                 "{bad}"
             );

@@ -4,14 +4,13 @@
 //! table-driven unit test and a bad setting fails in microseconds, not after a credential-chain
 //! timeout.
 
-use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::Options;
 use crate::envmap::{Policy, Preserve, is_protected, is_valid_name};
 use crate::error::Error;
 use crate::reference::{self, Reference};
+use crate::settings::{self, Given};
 use crate::vars::Vars;
 
 /// The retry policy when none is configured, chosen from the fleet benchmark (README,
@@ -78,8 +77,8 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// Resolved on its own, first, so that every later error is printed in the chosen format.
-    pub fn resolve(options: &Options, vars: &Vars) -> Result<Self, Error> {
-        match pick_named(&options.log_format, vars, "SHORTCUT_ENV_LOG_FORMAT")? {
+    pub fn resolve(given: &Given, vars: &Vars) -> Result<Self, Error> {
+        match pick_named(given, vars, "SHORTCUT_ENV_LOG_FORMAT")? {
             None | Some(("text", _)) => Ok(LogFormat::Text),
             Some(("json", _)) => Ok(LogFormat::Json),
             Some((other, name)) => Err(Error::InvalidSetting {
@@ -117,8 +116,6 @@ pub struct AwsSource {
     pub profile: Option<String>,
     pub timeout: Duration,
     pub retry: Retry,
-    /// Where the HTTPS client finds its trust roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` added).
-    pub tls: crate::tls::Sources,
 }
 
 /// How the SDK retries a failed call, within the overall deadline.
@@ -154,9 +151,9 @@ impl Default for Retry {
 }
 
 impl Retry {
-    fn resolve(options: &Options, vars: &Vars) -> Result<Self, Error> {
+    fn resolve(given: &Given, vars: &Vars) -> Result<Self, Error> {
         let defaults = Retry::default();
-        let attempts = pick_named(&options.max_attempts, vars, "SHORTCUT_ENV_MAX_ATTEMPTS")?;
+        let attempts = pick_named(given, vars, "SHORTCUT_ENV_MAX_ATTEMPTS")?;
         let max_attempts = match attempts {
             None | Some(("", _)) => defaults.max_attempts,
             Some((text, name)) => text
@@ -170,7 +167,7 @@ impl Retry {
                     reason: "expected a whole number from 1 to 20",
                 })?,
         };
-        let mode = match pick_named(&options.retry_mode, vars, "SHORTCUT_ENV_RETRY_MODE")? {
+        let mode = match pick_named(given, vars, "SHORTCUT_ENV_RETRY_MODE")? {
             None | Some(("" | "standard", _)) => RetryMode::Standard,
             Some(("adaptive", _)) => RetryMode::Adaptive,
             Some((other, name)) => {
@@ -181,27 +178,15 @@ impl Retry {
                 });
             }
         };
-        let seconds = |flag: &Option<String>, name: &'static str, default: Duration| {
-            parse_seconds(pick_named(flag, vars, name)?, default)
+        let seconds = |name: &'static str, default: Duration| {
+            parse_seconds(pick_named(given, vars, name)?, default)
         };
         Ok(Retry {
             max_attempts,
             mode,
-            initial_backoff: seconds(
-                &options.initial_backoff,
-                "SHORTCUT_ENV_INITIAL_BACKOFF",
-                defaults.initial_backoff,
-            )?,
-            max_backoff: seconds(
-                &options.max_backoff,
-                "SHORTCUT_ENV_MAX_BACKOFF",
-                defaults.max_backoff,
-            )?,
-            connect_timeout: seconds(
-                &options.connect_timeout,
-                "SHORTCUT_ENV_CONNECT_TIMEOUT",
-                defaults.connect_timeout,
-            )?,
+            initial_backoff: seconds("SHORTCUT_ENV_INITIAL_BACKOFF", defaults.initial_backoff)?,
+            max_backoff: seconds("SHORTCUT_ENV_MAX_BACKOFF", defaults.max_backoff)?,
+            connect_timeout: seconds("SHORTCUT_ENV_CONNECT_TIMEOUT", defaults.connect_timeout)?,
         })
     }
 }
@@ -233,72 +218,22 @@ pub struct Config {
     pub files: Vec<(String, String)>,
 }
 
-/// Every setting that has a variable and a flag: messages name the one the user set, and an
-/// unknown `SHORTCUT_ENV_*` variable is compared with these. A new option adds its line here.
-pub const SETTINGS: &[(&str, &str)] = &[
-    ("APP_ENV", "--app-env"),
-    ("AWS_REGION", "--region"),
-    ("SECRET_NAME", "--secret"),
-    ("SECRET_VERSION_STAGE", "--version-stage"),
-    ("SECRET_VERSION_ID", "--version-id"),
-    ("SHORTCUT_ENV_TIMEOUT", "--timeout"),
-    ("SHORTCUT_ENV_MAX_ATTEMPTS", "--max-attempts"),
-    ("SHORTCUT_ENV_RETRY_MODE", "--retry-mode"),
-    ("SHORTCUT_ENV_INITIAL_BACKOFF", "--initial-backoff"),
-    ("SHORTCUT_ENV_MAX_BACKOFF", "--max-backoff"),
-    ("SHORTCUT_ENV_CONNECT_TIMEOUT", "--connect-timeout"),
-    ("SHORTCUT_ENV_FAILOVER_REGION", "--failover-region"),
-    ("SHORTCUT_ENV_CREDENTIALS_DIR", "--credentials-dir"),
-    ("SHORTCUT_ENV_FILE", "--env-file"),
-    ("SHORTCUT_ENV_REQUIRE", "--require"),
-    ("SHORTCUT_ENV_LOG_FORMAT", "--log-format"),
-    ("SHORTCUT_ENV_PRESERVE_ENV", "--preserve-env"),
-    ("SHORTCUT_ENV_ONLY", "--only"),
-    ("SHORTCUT_ENV_EXCLUDE", "--exclude"),
-    ("SHORTCUT_ENV_MAP", "--map"),
-    ("SHORTCUT_ENV_PREFIX", "--prefix"),
-    ("SHORTCUT_ENV_ALLOW_KEY", "--allow-key"),
-    ("SHORTCUT_ENV_FILES", "--file"),
-    ("SHORTCUT_ENV_RECURSIVE", "--recursive"),
-    ("SHORTCUT_ENV_INIT", "--init"),
-    ("SHORTCUT_ENV_WATCH", "--watch"),
-    ("SHORTCUT_ENV_ON_CHANGE", "--on-change"),
-    ("SHORTCUT_ENV_WATCH_SPLAY", "--watch-splay"),
-    ("SHORTCUT_ENV_STOP_SIGNAL", "--stop-signal"),
-    ("SHORTCUT_ENV_STOP_TIMEOUT", "--stop-timeout"),
-    (
-        "SHORTCUT_ENV_DROP_AWS_CREDENTIALS",
-        "--drop-aws-credentials",
-    ),
-];
-
-/// The name to show for setting `name`: its flag when the flag gave the value.
-fn shown(from_flag: bool, name: &'static str) -> &'static str {
-    match SETTINGS.iter().find(|(var, _)| *var == name) {
-        Some((_, flag)) if from_flag => flag,
-        _ => name,
-    }
-}
-
 /// The flag if given, else the variable.
 fn pick<'a>(
-    flag: &'a Option<String>,
+    given: &'a Given,
     vars: &'a Vars,
     name: &'static str,
 ) -> Result<Option<&'a str>, Error> {
-    Ok(pick_named(flag, vars, name)?.map(|(value, _)| value))
+    Ok(pick_named(given, vars, name)?.map(|(value, _)| value))
 }
 
 /// [`pick`], with the name to show in a message about the value: the flag or the variable.
 fn pick_named<'a>(
-    flag: &'a Option<String>,
+    given: &'a Given,
     vars: &'a Vars,
     name: &'static str,
 ) -> Result<Option<(&'a str, &'static str)>, Error> {
-    match flag {
-        Some(value) => Ok(Some((value.as_str(), shown(true, name)))),
-        None => Ok(vars.setting(name)?.map(|value| (value, name))),
-    }
+    settings::pick(given, vars, name)
 }
 
 /// A list of variable names (`--require`, `--allow-key`, `--preserve-env=`): a name that
@@ -319,69 +254,40 @@ fn check_names(names: Vec<String>, shown_name: &'static str) -> Result<Vec<Strin
 /// variable (with the closest known name), and `--env-file` outside local mode, where it is
 /// not read. (A `SHORTCUT_ENV_FILE` variable outside local mode is not worth a warning: one
 /// image often carries it for both.)
-pub fn warnings(options: &Options, vars: &Vars) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for (name, _) in vars.iter() {
-        let Some(name) = name.to_str().filter(|n| n.starts_with("SHORTCUT_ENV_")) else {
-            continue;
-        };
-        if name.starts_with("SHORTCUT_ENV_TEST_") || SETTINGS.iter().any(|(v, _)| *v == name) {
-            continue;
-        }
-        let closest = SETTINGS
-            .iter()
-            .map(|(known, _)| (edit_distance(name, known), *known))
-            .min()
-            .filter(|(distance, _)| *distance <= 4);
-        let shown = crate::envmap::shown_key(name);
-        warnings.push(match closest {
-            Some((_, known)) => format!("unknown setting {shown} ignored; did you mean {known}?"),
-            None => format!("unknown setting {shown} ignored; see shortcut-env --help"),
-        });
-    }
-    let local = matches!(pick(&options.app_env, vars, "APP_ENV"), Ok(Some("local")));
-    if options.env_file.is_some() && !local {
+/// Warnings about the settings: unknown `SHORTCUT_ENV_*` names, options that do nothing here.
+pub fn warnings(given: &Given, vars: &Vars) -> Vec<String> {
+    let mut warnings = settings::unknown_names(vars);
+    let local = matches!(pick(given, vars, "APP_ENV"), Ok(Some("local")));
+    if given.has("SHORTCUT_ENV_FILE") && !local {
         warnings.push("--env-file is only read with APP_ENV=local; it is ignored".to_string());
     }
     warnings
 }
 
-/// Levenshtein distance, for "did you mean": short ASCII names, so the plain O(n·m) table.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(previous + 1).min(row[j] + 1);
-        }
-    }
-    row[b.len()]
-}
-
 /// A list option: the flag's values if given (each may be comma-separated), else the variable's.
-fn pick_list(flag: &[String], vars: &Vars, name: &'static str) -> Result<Vec<String>, Error> {
-    if flag.is_empty() {
+fn pick_list(given: &Given, vars: &Vars, name: &'static str) -> Result<Vec<String>, Error> {
+    let flags = given.all(name)?;
+    if flags.is_empty() {
         Ok(parse_list(vars.setting(name)?))
     } else {
-        Ok(flag.iter().flat_map(|v| parse_list(Some(v))).collect())
+        Ok(flags
+            .into_iter()
+            .flat_map(|v| parse_list(Some(v)))
+            .collect())
     }
 }
 
-pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
-    let app_env = match pick(&options.app_env, vars, "APP_ENV")? {
+pub fn resolve(given: &Given, vars: &Vars) -> Result<Config, Error> {
+    let app_env = match pick(given, vars, "APP_ENV")? {
         None | Some("") => return Err(Error::AppEnvMissing),
         Some(value) => AppEnv::parse(value)?,
     };
-    let require = match pick_named(&options.require, vars, "SHORTCUT_ENV_REQUIRE")? {
+    let require = match pick_named(given, vars, "SHORTCUT_ENV_REQUIRE")? {
         Some((list, name)) => check_names(parse_list(Some(list)), name)?,
         None => Vec::new(),
     };
-    let credentials_dir = match &options.credentials_dir {
-        Some(dir) => CredentialsDir::Explicit(dir.clone()),
+    let credentials_dir = match given.os("SHORTCUT_ENV_CREDENTIALS_DIR") {
+        Some(dir) => CredentialsDir::Explicit(dir.into()),
         None => match vars.get("SHORTCUT_ENV_CREDENTIALS_DIR") {
             Some(dir) if !dir.is_empty() => CredentialsDir::Explicit(dir.into()),
             _ => CredentialsDir::Default {
@@ -396,7 +302,7 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
             },
         },
     };
-    let policy = resolve_policy(options, vars)?;
+    let policy = resolve_policy(given, vars)?;
     let files = assignments(
         Assignment {
             name: "SHORTCUT_ENV_FILES",
@@ -404,24 +310,27 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
             reason: "expected KEY=VAR, both variable names",
             from_ok: is_valid_name,
             // The GCP key file's variable.
-            reserved: &[crate::materialize::GCP_PATH_VAR],
+            reserved: &[crate::payload::GCP_PATH_VAR],
         },
-        pick_list(&options.file, vars, "SHORTCUT_ENV_FILES")?,
+        pick_list(given, vars, "SHORTCUT_ENV_FILES")?,
         &policy.allowed,
     )?;
     let source = match app_env {
         AppEnv::Local => {
-            let file = options.env_file.clone().or_else(|| {
-                vars.get("SHORTCUT_ENV_FILE")
-                    .filter(|f| !f.is_empty())
-                    .map(PathBuf::from)
-            });
+            let file = given
+                .os("SHORTCUT_ENV_FILE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    vars.get("SHORTCUT_ENV_FILE")
+                        .filter(|f| !f.is_empty())
+                        .map(PathBuf::from)
+                });
             Source::Local {
                 explicit: file.is_some(),
                 env_file: file.unwrap_or_else(|| PathBuf::from(".env")),
             }
         }
-        _ => Source::Aws(resolve_aws(app_env, options, vars)?),
+        _ => Source::Aws(resolve_aws(app_env, given, vars)?),
     };
     Ok(Config {
         app_env,
@@ -433,30 +342,33 @@ pub fn resolve(options: &Options, vars: &Vars) -> Result<Config, Error> {
     })
 }
 
-fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
+fn resolve_policy(given: &Given, vars: &Vars) -> Result<Policy, Error> {
     let allowed = check_names(
-        pick_list(&options.allow_key, vars, "SHORTCUT_ENV_ALLOW_KEY")?,
-        shown(!options.allow_key.is_empty(), "SHORTCUT_ENV_ALLOW_KEY"),
+        pick_list(given, vars, "SHORTCUT_ENV_ALLOW_KEY")?,
+        if given.has("SHORTCUT_ENV_ALLOW_KEY") {
+            "--allow-key"
+        } else {
+            "SHORTCUT_ENV_ALLOW_KEY"
+        },
     )?;
-    let patterns =
-        |name: &'static str, flag: &Option<String>| -> Result<Vec<glob::Pattern>, Error> {
-            let Some((list, name)) = pick_named(flag, vars, name)? else {
-                return Ok(Vec::new());
-            };
-            parse_list(Some(list))
-                .into_iter()
-                .map(|text| {
-                    glob::Pattern::new(&text).map_err(|_| Error::InvalidSetting {
-                        name,
-                        value: text.clone(),
-                        reason: "expected comma-separated glob patterns, e.g. OPENAI_*,MILVUS_?OST",
-                    })
-                })
-                .collect()
+    let patterns = |name: &'static str| -> Result<Vec<glob::Pattern>, Error> {
+        let Some((list, name)) = pick_named(given, vars, name)? else {
+            return Ok(Vec::new());
         };
-    let only = patterns("SHORTCUT_ENV_ONLY", &options.only)?;
-    let exclude = patterns("SHORTCUT_ENV_EXCLUDE", &options.exclude)?;
-    let prefix = match pick_named(&options.prefix, vars, "SHORTCUT_ENV_PREFIX")? {
+        parse_list(Some(list))
+            .into_iter()
+            .map(|text| {
+                glob::Pattern::new(&text).map_err(|_| Error::InvalidSetting {
+                    name,
+                    value: text.clone(),
+                    reason: "expected comma-separated glob patterns, e.g. OPENAI_*,MILVUS_?OST",
+                })
+            })
+            .collect()
+    };
+    let only = patterns("SHORTCUT_ENV_ONLY")?;
+    let exclude = patterns("SHORTCUT_ENV_EXCLUDE")?;
+    let prefix = match pick_named(given, vars, "SHORTCUT_ENV_PREFIX")? {
         None | Some(("", _)) => None,
         Some((prefix, _)) if is_valid_name(prefix) => Some(prefix.to_string()),
         Some((prefix, name)) => {
@@ -475,28 +387,23 @@ fn resolve_policy(options: &Options, vars: &Vars) -> Result<Policy, Error> {
             from_ok: |from| !from.is_empty(),
             reserved: &[],
         },
-        pick_list(&options.map, vars, "SHORTCUT_ENV_MAP")?,
+        pick_list(given, vars, "SHORTCUT_ENV_MAP")?,
         &allowed,
     )?;
-    let preserve = match &options.preserve_env {
-        Some(None) => Preserve::All,
-        Some(Some(names)) => {
-            Preserve::from_list(check_names(parse_list(Some(names)), "--preserve-env")?)
-        }
-        None => match vars.setting("SHORTCUT_ENV_PRESERVE_ENV")? {
-            None => Preserve::None,
-            Some(text) => match parse_bool("SHORTCUT_ENV_PRESERVE_ENV", Some(text)) {
-                Ok(true) => Preserve::All,
-                Ok(false) => Preserve::None,
-                // Not a boolean: a list of names, if they are all valid names.
-                Err(e) => {
-                    let names = parse_list(Some(text));
-                    if names.is_empty() {
-                        return Err(e);
-                    }
-                    Preserve::from_list(check_names(names, "SHORTCUT_ENV_PRESERVE_ENV")?)
+    // `--preserve-env` alone is `1`; `=NAMES` and the variable are a boolean or a list.
+    let preserve = match pick_named(given, vars, "SHORTCUT_ENV_PRESERVE_ENV")? {
+        None => Preserve::None,
+        Some((text, name)) => match parse_bool(name, Some(text)) {
+            Ok(true) => Preserve::All,
+            Ok(false) => Preserve::None,
+            // Not a boolean: a list of names, if they are all valid names.
+            Err(e) => {
+                let names = parse_list(Some(text));
+                if names.is_empty() {
+                    return Err(e);
                 }
-            },
+                Preserve::from_list(check_names(names, name)?)
+            }
         },
     };
     Ok(Policy {
@@ -570,8 +477,9 @@ fn assignments(
     Ok(pairs)
 }
 
-fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSource, Error> {
-    let mut secrets = if options.secret.is_empty() {
+fn resolve_aws(app_env: AppEnv, given: &Given, vars: &Vars) -> Result<AwsSource, Error> {
+    let flags = given.all("SECRET_NAME")?;
+    let mut secrets = if flags.is_empty() {
         match vars.setting("SECRET_NAME")? {
             Some(list) if list.trim().is_empty() => return Err(Error::SecretNameEmpty),
             Some(list) => reference::parse_list(list)?,
@@ -583,7 +491,7 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
         }
     } else {
         let mut secrets = Vec::new();
-        for list in &options.secret {
+        for list in flags {
             secrets.extend(reference::parse_list(list)?);
         }
         secrets
@@ -601,7 +509,7 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
                 value: region.to_string(),
             })
     };
-    let env_region = match pick_named(&options.region, vars, "AWS_REGION")? {
+    let env_region = match pick_named(given, vars, "AWS_REGION")? {
         None | Some(("", _)) => match vars.setting("AWS_DEFAULT_REGION")? {
             None | Some("") => None,
             Some(region) => Some(region_from("AWS_DEFAULT_REGION", region)?),
@@ -609,8 +517,8 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
         Some((region, setting)) => Some(region_from(setting, region)?),
     };
     let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
-    let version_stage = non_empty(pick(&options.version_stage, vars, "SECRET_VERSION_STAGE")?);
-    let version_id = non_empty(pick(&options.version_id, vars, "SECRET_VERSION_ID")?);
+    let version_stage = non_empty(pick(given, vars, "SECRET_VERSION_STAGE")?);
+    let version_id = non_empty(pick(given, vars, "SECRET_VERSION_ID")?);
     check_version_field("SECRET_VERSION_STAGE", version_stage.as_deref())?;
     check_version_field("SECRET_VERSION_ID", version_id.as_deref())?;
     for secret in &mut secrets {
@@ -640,82 +548,17 @@ fn resolve_aws(app_env: AppEnv, options: &Options, vars: &Vars) -> Result<AwsSou
     }
     let region = env_region.or_else(|| secrets.iter().find_map(|s| s.region.clone()));
     let profile = non_empty(vars.setting("AWS_PROFILE")?);
-    let endpoints = ENDPOINT_VARS
-        .iter()
-        .map(|name| Ok((*name, non_empty(vars.setting(name)?))))
-        .collect::<Result<Vec<_>, Error>>()?;
-    for (name, url) in &endpoints {
-        if let Some(url) = url {
-            validate_endpoint(name, url)?;
-        }
-    }
     Ok(AwsSource {
         secrets,
         region,
         app_env: app_env.as_str(),
         profile,
         timeout: parse_seconds(
-            pick_named(&options.timeout, vars, "SHORTCUT_ENV_TIMEOUT")?,
+            pick_named(given, vars, "SHORTCUT_ENV_TIMEOUT")?,
             DEFAULT_TIMEOUT,
         )?,
-        retry: Retry::resolve(options, vars)?,
-        tls: crate::tls::Sources::system(|name| vars.get(name).map(OsStr::to_os_string)),
+        retry: Retry::resolve(given, vars)?,
     })
-}
-
-/// The endpoint variables the SDK reads for Secrets Manager (and AWS_ENDPOINT_URL for every
-/// service), checked before any call: the SDK would otherwise send a malformed one to DNS, or
-/// retry it until the deadline.
-const ENDPOINT_VARS: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"];
-
-/// An endpoint URL as the SDK can use it: `http` or `https`, a host, a valid port, a path if
-/// wanted; no user name or password (the SDK signs requests, it does not send userinfo), no
-/// query or fragment.
-pub fn validate_endpoint(name: &'static str, text: &str) -> Result<(), Error> {
-    let malformed = |reason: &str| Error::EndpointMalformed {
-        name,
-        value: text.to_string(),
-        reason: reason.to_string(),
-    };
-    if has_control(text) || text.contains(char::is_whitespace) {
-        return Err(malformed("it holds a space or a control character"));
-    }
-    let url = url::Url::parse(text).map_err(|e| match e {
-        url::ParseError::RelativeUrlWithoutBase => {
-            malformed("no scheme: write http:// or https:// before the host")
-        }
-        url::ParseError::InvalidPort => malformed("the port is not a number from 1 to 65535"),
-        other => malformed(&other.to_string()),
-    })?;
-    // `localhost:4566` parses as the scheme `localhost`: say what is really missing.
-    if !text.contains("://") {
-        return Err(malformed(
-            "no scheme: write http:// or https:// before the host",
-        ));
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(malformed("the scheme must be http or https"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(malformed("no host"));
-    }
-    if url.port() == Some(0) {
-        return Err(malformed("the port is not a number from 1 to 65535"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        // Not echoed: the password would reach the logs.
-        return Err(Error::EndpointMalformed {
-            name,
-            value: "(not shown)".into(),
-            reason: "a user name or password has no place in an endpoint URL".into(),
-        });
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(malformed(
-            "a query (?…) or fragment (#…) has no place in an endpoint URL",
-        ));
-    }
-    Ok(())
 }
 
 /// A control character (newline, carriage return, escape, …) in a value sent as an HTTP
@@ -830,7 +673,16 @@ mod tests {
     }
 
     fn resolve_vars(pairs: &[(&str, &str)]) -> Result<Config, Error> {
-        resolve(&Options::default(), &vars(pairs))
+        resolve(&Given::default(), &vars(pairs))
+    }
+
+    /// Flags as the command line records them: by the variable they stand for.
+    fn flags(pairs: &[(&'static str, &str)]) -> Given {
+        let mut given = Given::default();
+        for (var, value) in pairs {
+            given.push(var, (*value).into());
+        }
+        given
     }
 
     fn aws(config: Config) -> AwsSource {
@@ -966,45 +818,6 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_urls_are_checked() {
-        for good in [
-            "http://127.0.0.1:4566",
-            "https://secretsmanager.us-east-1.amazonaws.com",
-            "http://localhost:4566/path/",
-            "https://[::1]:8443",
-        ] {
-            assert!(
-                validate_endpoint("AWS_ENDPOINT_URL", good).is_ok(),
-                "{good}"
-            );
-        }
-        for bad in [
-            "localhost:4566",
-            "127.0.0.1:4566",
-            "not a url",
-            "http://localhost:99999",
-            "http://localhost:port",
-            "http://localhost:0",
-            "ftp://localhost",
-            "file:///etc/passwd",
-            "http://",
-            "https://user:pw@host",
-            "http://host/?x=1",
-            "http://host\n",
-            "",
-        ] {
-            let err = validate_endpoint("AWS_ENDPOINT_URL", bad).unwrap_err();
-            assert_eq!(
-                (err.kind(), err.exit_code()),
-                ("endpoint-malformed", 78),
-                "{bad}"
-            );
-        }
-        let err = validate_endpoint("AWS_ENDPOINT_URL", "https://user:pw-marker@host").unwrap_err();
-        assert!(!err.to_string().contains("pw-marker"), "{err}");
-    }
-
-    #[test]
     fn version_fields_with_control_characters_are_refused() {
         let base = [("APP_ENV", "production"), ("AWS_REGION", "us-east-1")];
         let with = |extra: &[(&str, &str)]| {
@@ -1012,13 +825,17 @@ mod tests {
             resolve_vars(&pairs)
         };
         let err = with(&[("SECRET_VERSION_STAGE", "AWSCURRENT\r")]).unwrap_err();
-        assert_eq!((err.kind(), err.exit_code()), ("invalid-setting", 78));
+        assert_eq!(
+            (err.kind().as_str(), err.exit_code()),
+            ("invalid-setting", 78)
+        );
         let err = with(&[("SECRET_VERSION_ID", "v\n1")]).unwrap_err();
         assert_eq!(err.exit_code(), 78);
         let err = with(&[("SECRET_NAME", "app::STAGE\u{1b}[31m")]).unwrap_err();
-        assert_eq!((err.kind(), err.exit_code()), ("reference-malformed", 78));
-        let err = with(&[("AWS_ENDPOINT_URL_SECRETS_MANAGER", "localhost:4566")]).unwrap_err();
-        assert_eq!(err.kind(), "endpoint-malformed");
+        assert_eq!(
+            (err.kind().as_str(), err.exit_code()),
+            ("reference-malformed", 78)
+        );
     }
 
     #[test]
@@ -1126,7 +943,11 @@ mod tests {
         ];
         for (pairs, kind) in cases {
             let err = local(pairs).unwrap_err();
-            assert_eq!((err.kind(), err.exit_code()), (*kind, 78), "{pairs:?}");
+            assert_eq!(
+                (err.kind().as_str(), err.exit_code()),
+                (*kind, 78),
+                "{pairs:?}"
+            );
         }
         // An allowed protected name may be a target.
         let allowed = local(&[
@@ -1153,10 +974,7 @@ mod tests {
 
     #[test]
     fn an_invalid_flag_is_named_as_the_flag() {
-        let options = Options {
-            timeout: Some("abc".into()),
-            ..Options::default()
-        };
+        let options = flags(&[("SHORTCUT_ENV_TIMEOUT", "abc")]);
         let err = resolve(&options, &vars(PROD)).unwrap_err();
         assert!(err.to_string().starts_with("--timeout="), "{err}");
         assert!(!err.to_string().contains("SHORTCUT_ENV_TIMEOUT"), "{err}");
@@ -1180,16 +998,13 @@ mod tests {
         ] {
             let err = resolve_vars(&[PROD, &[(name, value)]].concat()).unwrap_err();
             assert_eq!(
-                (err.kind(), err.exit_code()),
+                (err.kind().as_str(), err.exit_code()),
                 ("invalid-setting", 78),
                 "{name}"
             );
             assert!(err.to_string().starts_with(name), "{err}");
         }
-        let options = Options {
-            preserve_env: Some(Some("A,=B".into())),
-            ..Options::default()
-        };
+        let options = flags(&[("SHORTCUT_ENV_PRESERVE_ENV", "A,=B")]);
         let err = resolve(&options, &vars(PROD)).unwrap_err();
         assert!(err.to_string().starts_with("--preserve-env="), "{err}");
     }
@@ -1197,7 +1012,7 @@ mod tests {
     #[test]
     fn unknown_settings_warn_with_the_closest_name() {
         let warnings = warnings(
-            &Options::default(),
+            &Given::default(),
             &vars(&[
                 ("SHORTCUT_ENV_TIMEOUTS", "5"),
                 ("SHORTCUT_ENV_TIMEOUT", "5"),
@@ -1207,31 +1022,23 @@ mod tests {
             warnings,
             ["unknown setting SHORTCUT_ENV_TIMEOUTS ignored; did you mean SHORTCUT_ENV_TIMEOUT?"]
         );
-        assert_eq!(
-            edit_distance("SHORTCUT_ENV_RETRYMODE", "SHORTCUT_ENV_RETRY_MODE"),
-            1
-        );
     }
 
     #[test]
     fn env_file_outside_local_mode_warns_that_it_is_not_read() {
-        let options = Options {
-            env_file: Some("x.env".into()),
-            ..Options::default()
-        };
+        let options = flags(&[("SHORTCUT_ENV_FILE", "x.env")]);
         assert!(warnings(&options, &vars(PROD))[0].contains("--env-file is only read"));
         assert!(warnings(&options, &vars(&[("APP_ENV", "local")])).is_empty());
     }
 
     #[test]
     fn flags_win_over_variables() {
-        let options = Options {
-            app_env: Some("staging".into()),
-            region: Some("eu-west-1".into()),
-            secret: vec!["other".into()],
-            timeout: Some("2.5".into()),
-            ..Options::default()
-        };
+        let options = flags(&[
+            ("APP_ENV", "staging"),
+            ("AWS_REGION", "eu-west-1"),
+            ("SECRET_NAME", "other"),
+            ("SHORTCUT_ENV_TIMEOUT", "2.5"),
+        ]);
         let config = resolve(
             &options,
             &vars(&[
@@ -1313,11 +1120,11 @@ mod tests {
         assert!(parse_bool("X", Some("maybe")).is_err());
         let json = vars(&[("SHORTCUT_ENV_LOG_FORMAT", "json")]);
         assert_eq!(
-            LogFormat::resolve(&Options::default(), &json).unwrap(),
+            LogFormat::resolve(&Given::default(), &json).unwrap(),
             LogFormat::Json
         );
         let bad = vars(&[("SHORTCUT_ENV_LOG_FORMAT", "xml")]);
-        assert!(LogFormat::resolve(&Options::default(), &bad).is_err());
+        assert!(LogFormat::resolve(&Given::default(), &bad).is_err());
     }
 
     #[test]

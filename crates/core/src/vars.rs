@@ -13,11 +13,6 @@ use crate::error::Error;
 pub struct Vars(BTreeMap<OsString, OsString>);
 
 impl Vars {
-    /// The process environment. The only place the wrapper reads it.
-    pub fn from_process() -> Self {
-        std::env::vars_os().collect()
-    }
-
     pub fn get(&self, name: &str) -> Option<&OsStr> {
         self.0.get(OsStr::new(name)).map(OsString::as_os_str)
     }

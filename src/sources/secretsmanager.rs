@@ -1,11 +1,10 @@
-//! Where the entries come from: Secrets Manager (the only network I/O of the wrapper) or, in
-//! local mode, a dotenv file.
+//! Secrets Manager: the wrapper's network I/O. Returns each secret's raw payload (its text, version
+//! id and stages); turning it into entries is pure (`shortcut_env_core::envmap::select`).
 //!
 //! The async runtime lives only inside [`fetch`]: a current-thread runtime is built, used for
 //! the credential chain and one GetSecretValue call per secret, and shut down before we return, so nothing
 //! of it survives into `exec`.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -32,9 +31,10 @@ use http_body_util::BodyExt;
 use tokio::time::Instant;
 
 use crate::config::{AwsSource, Retry, RetryMode};
-use crate::envmap::{self, Entries, SecretValue, SourceKind};
 use crate::error::Error;
+use crate::payload::{self, Payload};
 use crate::reference::Reference;
+use crate::sources::tls;
 
 /// How long past the deadline the wait for the calls may go before giving up on them.
 const BACKSTOP: Duration = Duration::from_millis(500);
@@ -193,16 +193,6 @@ impl Intercept for LastAttempt {
     }
 }
 
-/// A secret as Secrets Manager returned it, turned into entries by its reference.
-#[derive(Debug)]
-pub struct Fetched {
-    /// The secret id as configured (name or ARN).
-    pub secret: String,
-    pub version_id: Option<String>,
-    pub version_stages: Vec<String>,
-    pub entries: Entries,
-}
-
 /// The secret a call is about, for error messages.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -276,35 +266,14 @@ impl Profiles {
     }
 }
 
-/// What a credential field may hold: the key id and the session token go into HTTP headers
-/// (printable ASCII, no spaces: they are base32/base64 text); the secret key is only hashed,
-/// but a control character there is as surely a copy-paste accident (a `\r` from a CRLF file).
+/// Every credential field checked before anything is signed with it (see
+/// [`payload::credential_problem`]): a bad byte would otherwise reach the SDK's header code.
 pub fn check_credentials(credentials: &Credentials) -> Result<(), Error> {
-    let header_safe = |text: &str| text.bytes().all(|b| b.is_ascii_graphic());
-    let problem = if credentials.access_key_id().is_empty() {
-        Some(("AccessKeyId", "is empty"))
-    } else if !header_safe(credentials.access_key_id()) {
-        Some((
-            "AccessKeyId",
-            "holds a control character, a space or a non-ASCII character",
-        ))
-    } else if credentials.secret_access_key().is_empty() {
-        Some(("SecretAccessKey", "is empty"))
-    } else if credentials
-        .secret_access_key()
-        .chars()
-        .any(char::is_control)
-    {
-        Some(("SecretAccessKey", "holds a control character"))
-    } else if credentials.session_token().is_some_and(|t| !header_safe(t)) {
-        Some((
-            "SessionToken",
-            "holds a control character, a space or a non-ASCII character",
-        ))
-    } else {
-        None
-    };
-    match problem {
+    match payload::credential_problem(
+        credentials.access_key_id(),
+        credentials.secret_access_key(),
+        credentials.session_token(),
+    ) {
         None => Ok(()),
         Some((field, reason)) => Err(Error::CredentialsMalformed {
             provider: provider_name(credentials),
@@ -331,7 +300,7 @@ fn provider_name(credentials: &Credentials) -> String {
 /// overall: one GetSecretValue per secret, concurrently. (BatchGetSecretValue would save calls
 /// for many secrets, but it needs `secretsmanager:BatchGetSecretValue` on `Resource: "*"`;
 /// separate calls keep the task role's policy scoped to each secret's ARN.)
-pub fn fetch(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
+pub fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -339,13 +308,13 @@ pub fn fetch(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
             region: source.region.clone().unwrap_or_default(),
             detail: format!("could not start the I/O runtime: {e}"),
         })?;
-    let result = runtime.block_on(fetch_async(source));
+    let result = runtime.block_on(fetch_async(source, trust));
     // Blocking DNS lookups may still be running on helper threads; do not wait for them.
     runtime.shutdown_background();
     result
 }
 
-async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
+async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
     let deadline = Instant::now() + source.timeout;
     let profiles = Profiles::load(source).await;
     // Names take AWS_REGION / AWS_DEFAULT_REGION (resolved with the configuration), else the
@@ -361,8 +330,8 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
     }
     let default_region = default_region.unwrap_or_default();
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(crate::tls::http_client_with(
-            &crate::tls::roots(&source.tls)?,
+        .http_client(tls::http_client_with(
+            &tls::roots(trust)?,
             source.retry.connect_timeout.min(source.timeout),
         )?)
         .region(Region::new(default_region.clone()))
@@ -441,7 +410,7 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
             (index, result)
         });
     }
-    let mut results: Vec<Option<Result<Fetched, Error>>> = std::iter::repeat_with(|| None)
+    let mut results: Vec<Option<Result<Payload, Error>>> = std::iter::repeat_with(|| None)
         .take(source.secrets.len())
         .collect();
     loop {
@@ -484,13 +453,13 @@ async fn fetch_async(source: &AwsSource) -> Result<Vec<Fetched>, Error> {
         .collect()
 }
 
-/// One GetSecretValue call, and the entries its reference selects.
+/// One GetSecretValue call: its answer as it came, with the region that gave it.
 async fn get_secret(
     client: aws_sdk_secretsmanager::Client,
     target: Target,
     reference: Reference,
     deadline: Instant,
-) -> Result<Fetched, Error> {
+) -> Result<Payload, Error> {
     let last_attempt = LastAttempt::default();
     let bounded = BoundedAnswer::default();
     let call = client
@@ -539,31 +508,13 @@ async fn get_secret(
             });
         }
     };
-    let secret = target.secret;
-    let text = match (output.secret_string(), output.secret_binary()) {
-        (Some(text), _) => text,
-        // A binary secret can only be exported whole, as text, under a name of its own.
-        (None, Some(blob)) => match (&reference.target, &reference.json_key) {
-            (Some(_), None) => {
-                std::str::from_utf8(blob.as_ref()).map_err(|_| Error::SecretBinary {
-                    secret: secret.clone(),
-                })?
-            }
-            _ => return Err(Error::SecretBinary { secret }),
-        },
-        (None, None) => {
-            return Err(Error::SecretNotObject {
-                secret,
-                found: "the secret has no value".into(),
-            });
-        }
-    };
-    let entries = envmap::select(&reference, &secret, text)?;
-    Ok(Fetched {
+    Ok(Payload::Secret {
+        text: output.secret_string().map(str::to_string),
+        binary: output.secret_binary().map(|blob| blob.as_ref().to_vec()),
         version_id: output.version_id().map(str::to_string),
         version_stages: output.version_stages().to_vec(),
-        entries,
-        secret,
+        region: target.region,
+        reference,
     })
 }
 
@@ -772,135 +723,11 @@ pub fn classify(target: &Target, failure: Failure) -> Error {
     }
 }
 
-/// The largest env file read: far beyond any real `.env`, small enough that `/dev/zero` or a
-/// log file given by mistake fails at once instead of filling memory.
-pub const MAX_ENV_FILE: u64 = 1024 * 1024;
-
 /// A name-resolution failure of the connector (hyper's "dns error", the resolver's "failed to
 /// lookup address"): for the regional endpoint that most often means a misspelt region.
 fn is_dns_failure(detail: &str) -> bool {
     let lower = detail.to_ascii_lowercase();
     lower.contains("dns error") || lower.contains("failed to lookup address")
-}
-
-/// Reads a dotenv file for local mode. A missing default `.env` is not an error; a missing file
-/// that was asked for is. Only a regular file of at most [`MAX_ENV_FILE`] bytes is read: it is
-/// opened without blocking (a FIFO with no writer would wait forever) and checked on the open
-/// descriptor, so what is checked is what is read.
-pub fn read_env_file(path: &Path, explicit: bool) -> Result<Option<Entries>, Error> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-
-    let refused = |reason: String| Error::EnvFileRefused {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::EnvFileMissing {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(unreadable(path, e.to_string())),
-    };
-    let metadata = file
-        .metadata()
-        .map_err(|e| unreadable(path, e.to_string()))?;
-    // /dev/null is the usual way to say "no env file": read as empty, like any empty file.
-    if path == Path::new("/dev/null") {
-        return parse_env_text(path, "").map(Some);
-    }
-    if !metadata.is_file() {
-        return Err(refused(format!(
-            "it is {}, not a regular file",
-            file_kind(&metadata)
-        )));
-    }
-    let too_large = || refused(format!("it is larger than {MAX_ENV_FILE} bytes"));
-    if metadata.len() > MAX_ENV_FILE {
-        return Err(too_large());
-    }
-    // The size can change between the check and the read: the read is bounded too.
-    let mut bytes = Vec::new();
-    file.take(MAX_ENV_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreadable(path, e.to_string()))?;
-    if bytes.len() as u64 > MAX_ENV_FILE {
-        return Err(too_large());
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        unreadable(
-            path,
-            format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
-        )
-    })?;
-    parse_env_text(path, &text).map(Some)
-}
-
-/// The entries of a dotenv file's text, in order; `path` is only named in messages. Names and
-/// values are checked by `envmap::build`, as for a secret; a syntax error names the line and
-/// column, never the line's text.
-pub fn parse_env_text(path: &Path, text: &str) -> Result<Entries, Error> {
-    let mut entries = Entries {
-        source: path.display().to_string(),
-        kind: SourceKind::DotEnv,
-        ..Entries::default()
-    };
-    for item in dotenvy::from_read_iter(text.as_bytes()) {
-        let (key, value) = item.map_err(|e| env_file_error(path, text, &e))?;
-        entries.pairs.push((key, SecretValue::new(value)));
-    }
-    Ok(entries)
-}
-
-/// What a non-regular file is, for the message.
-fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = metadata.file_type();
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "something else"
-    }
-}
-
-fn unreadable(path: &Path, reason: String) -> Error {
-    Error::EnvFileUnreadable {
-        path: path.to_path_buf(),
-        reason,
-    }
-}
-
-/// dotenvy's parse error carries the offending line, which may hold a value: report where,
-/// never what.
-fn env_file_error(path: &Path, text: &str, error: &dotenvy::Error) -> Error {
-    let reason = match error {
-        dotenvy::Error::LineParse(line, index) => {
-            let line_number = text
-                .find(line.as_str())
-                .map(|at| text[..at].lines().count() + 1);
-            match line_number {
-                Some(n) => format!("syntax error on line {n}, column {}", index + 1),
-                None => format!("syntax error at column {}", index + 1),
-            }
-        }
-        dotenvy::Error::Io(e) => e.to_string(),
-        dotenvy::Error::EnvVar(e) => e.to_string(),
-        _ => "unreadable".into(),
-    };
-    unreadable(path, reason)
 }
 
 #[cfg(test)]
@@ -989,7 +816,7 @@ mod tests {
         for (failure, kind, code) in cases {
             let error = classify(&source(), failure.clone());
             assert_eq!(
-                (error.kind(), error.exit_code()),
+                (error.kind().as_str(), error.exit_code()),
                 (kind, code),
                 "{failure:?}"
             );
@@ -999,7 +826,10 @@ mod tests {
     #[test]
     fn a_bare_429_is_throttling_and_a_bare_503_a_service_failure() {
         let error = classify(&source(), Failure::Response(Some(429)));
-        assert_eq!((error.kind(), error.exit_code()), ("throttled", 69));
+        assert_eq!(
+            (error.kind().as_str(), error.exit_code()),
+            ("throttled", 69)
+        );
         let error = classify(&source(), Failure::Response(Some(503)));
         assert_eq!(error.kind(), "service-failure");
         assert!(error.to_string().contains("HTTP 503"), "{error}");
@@ -1014,7 +844,10 @@ mod tests {
         let message = "Secrets Manager can't find the specified secret value for staging label: \
                        AWSPREVIOUS";
         let error = classify(&target, service("ResourceNotFoundException", message));
-        assert_eq!((error.kind(), error.exit_code()), ("version-not-found", 66));
+        assert_eq!(
+            (error.kind().as_str(), error.exit_code()),
+            ("version-not-found", 66)
+        );
         assert!(error.to_string().contains("stage AWSPREVIOUS"), "{error}");
     }
 
@@ -1023,7 +856,10 @@ mod tests {
         let detail = "dispatch failure: io error: client error (Connect): dns error: failed to \
                       lookup address information: Name or service not known";
         let error = classify(&source(), Failure::Network(detail.into()));
-        assert_eq!((error.kind(), error.exit_code()), ("dns-failure", 69));
+        assert_eq!(
+            (error.kind().as_str(), error.exit_code()),
+            ("dns-failure", 69)
+        );
         assert!(error.hint().contains("region us-east-1 is spelled right"));
     }
 
@@ -1057,7 +893,7 @@ mod tests {
         ] {
             let error = check_credentials(&credentials).unwrap_err();
             assert_eq!(
-                (error.kind(), error.exit_code()),
+                (error.kind().as_str(), error.exit_code()),
                 ("credentials-malformed", 77)
             );
             let text = error.to_string();
@@ -1077,33 +913,5 @@ mod tests {
             text.contains("short-cut/prod/app") && text.contains("us-east-1"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn env_files_are_read_in_order_and_errors_hide_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".env");
-        std::fs::write(&path, "A=1\n# comment\nB='two words'\nexport C=\"x\\ny\"\n").unwrap();
-        let entries = read_env_file(&path, true).unwrap().unwrap();
-        let pairs: Vec<(&str, &str)> = entries
-            .pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.expose()))
-            .collect();
-        assert_eq!(pairs, [("A", "1"), ("B", "two words"), ("C", "x\ny")]);
-
-        std::fs::write(&path, "A=1\nB hunter2-marker\n").unwrap();
-        let error = read_env_file(&path, true).unwrap_err();
-        assert_eq!(error.exit_code(), 78);
-        assert!(!error.to_string().contains("hunter2"), "{error}");
-        assert!(error.to_string().contains("line 2"), "{error}");
-
-        assert!(
-            read_env_file(&dir.path().join("absent"), false)
-                .unwrap()
-                .is_none()
-        );
-        let error = read_env_file(&dir.path().join("absent"), true).unwrap_err();
-        assert_eq!(error.kind(), "env-file-missing");
     }
 }

@@ -8,21 +8,149 @@
 
 use std::path::PathBuf;
 
-/// Exit codes of the wrapper's own failures; they never collide with 126/127/128+N of the command.
-pub mod code {
-    pub const USAGE: i32 = 64;
-    pub const DATA: i32 = 65;
-    pub const NOT_FOUND: i32 = 66;
-    pub const UNAVAILABLE: i32 = 69;
-    pub const CANT_CREATE: i32 = 73;
+/// Declares [`Kind`]: one row per kind, its name and its exit code, so the list can be
+/// iterated ([`Kind::ALL`]) by the docs tests and nothing is named twice.
+macro_rules! kinds {
+    ($($kind:ident = $name:literal, $code:ident;)*) => {
+        /// What went wrong, by name: the `error` field of a JSON log line, the anchor of its
+        /// entry in docs/troubleshooting.md. One per [`Error`] variant.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind {
+            $($kind,)*
+        }
+
+        impl Kind {
+            /// Every kind.
+            pub const ALL: &[Kind] = &[$(Kind::$kind,)*];
+
+            /// `app-env-missing`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)*
+                }
+            }
+
+            /// The exit code (for [`Kind::Stopped`], 128 plus the signal's number).
+            pub fn code(self) -> Code {
+                match self {
+                    $(Kind::$kind => Code::$code,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Usage = "usage", Usage;
+    NoCommand = "no-command", Usage;
+    CommandWithoutDoubleDash = "command-without-double-dash", Usage;
+    AppEnvMissing = "app-env-missing", Config;
+    AppEnvUnknown = "app-env-unknown", Config;
+    RegionMissing = "region-missing", Config;
+    RegionMalformed = "region-malformed", Config;
+    ProfileNotFound = "profile-not-found", Config;
+    SecretNameMissing = "secret-name-missing", Config;
+    SecretNameEmpty = "secret-name-empty", Config;
+    SecretArnMalformed = "secret-arn-malformed", Config;
+    ReferenceMalformed = "reference-malformed", Config;
+    ProtectedTarget = "protected-target", Config;
+    DuplicateTarget = "duplicate-target", Config;
+    JsonKeyMissing = "json-key-missing", Data;
+    FileKeyMissing = "file-key-missing", Data;
+    InvalidSetting = "invalid-setting", Config;
+    TrustStoreUnusable = "trust-store-unusable", Config;
+    EndpointMalformed = "endpoint-malformed", Config;
+    RequestRejected = "request-rejected", Config;
+    NotUnicode = "not-unicode", Config;
+    EnvFileMissing = "env-file-missing", Config;
+    EnvFileUnreadable = "env-file-unreadable", Config;
+    EnvFileRefused = "env-file-refused", Config;
+    SecretNotObject = "secret-not-object", Data;
+    SecretBinary = "secret-binary", Data;
+    InvalidKeyName = "invalid-key-name", Data;
+    NulInValue = "nul-in-value", Data;
+    ExportUnrepresentable = "export-unrepresentable", Data;
+    DuplicateKey = "duplicate-key", Data;
+    RequiredMissing = "required-missing", Data;
+    GcpJsonInvalid = "gcp-json-invalid", Data;
+    SecretNotFound = "secret-not-found", NotFound;
+    VersionNotFound = "version-not-found", NotFound;
+    Unreachable = "unreachable", Unavailable;
+    DnsFailure = "dns-failure", Unavailable;
+    AnswerTooLarge = "answer-too-large", Unavailable;
+    Timeout = "timeout", Unavailable;
+    Throttled = "throttled", Unavailable;
+    ServiceFailure = "service-failure", Unavailable;
+    CredentialsDirUnsafe = "credentials-dir-unsafe", CantCreate;
+    CredentialsFileFailed = "credentials-file-failed", CantCreate;
+    NoCredentials = "no-credentials", NotAllowed;
+    CredentialsMalformed = "credentials-malformed", NotAllowed;
+    CredentialsRejected = "credentials-rejected", NotAllowed;
+    AccessDenied = "access-denied", NotAllowed;
+    KmsDecryptionFailed = "kms-decryption-failed", NotAllowed;
+    CommandNotFound = "command-not-found", CommandNotFound;
+    CommandNotExecutable = "command-not-executable", NotExecutable;
+    EnvironmentTooLarge = "environment-too-large", NotExecutable;
+    StdoutFailed = "stdout-failed", IoError;
+    Stopped = "stopped", Signal;
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Kind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// The wrapper's exit codes, sysexits-style; they never collide with 126/127/128+N of the
+/// command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Code {
+    Usage = 64,
+    Data = 65,
+    NotFound = 66,
+    Unavailable = 69,
+    CantCreate = 73,
     /// EX_IOERR: `check` or `export` could not write its output.
-    pub const IO_ERROR: i32 = 74;
-    pub const NOT_ALLOWED: i32 = 77;
-    pub const CONFIG: i32 = 78;
-    pub const NOT_EXECUTABLE: i32 = 126;
-    pub const COMMAND_NOT_FOUND: i32 = 127;
-    /// A stop signal before the command started exits with this plus the signal's number.
-    pub const SIGNAL_BASE: i32 = 128;
+    IoError = 74,
+    NotAllowed = 77,
+    Config = 78,
+    NotExecutable = 126,
+    CommandNotFound = 127,
+    /// A stop signal before the command started: this plus the signal's number.
+    Signal = 128,
+}
+
+impl Code {
+    /// Every code, in order.
+    pub const ALL: &[Code] = &[
+        Code::Usage,
+        Code::Data,
+        Code::NotFound,
+        Code::Unavailable,
+        Code::CantCreate,
+        Code::IoError,
+        Code::NotAllowed,
+        Code::Config,
+        Code::NotExecutable,
+        Code::CommandNotFound,
+        Code::Signal,
+    ];
+
+    pub fn value(self) -> i32 {
+        self as i32
+    }
 }
 
 /// The accepted values of `APP_ENV`, as printed in errors and `--help`.
@@ -79,7 +207,7 @@ pub enum Error {
         value: String,
         reason: &'static str,
     },
-    /// `SSL_CERT_FILE`, `AWS_CA_BUNDLE` or `SSL_CERT_DIR` names nothing usable (src/tls.rs).
+    /// `SSL_CERT_FILE`, `AWS_CA_BUNDLE` or `SSL_CERT_DIR` names nothing usable (src/sources/tls.rs).
     #[error("{name}={path:?} cannot be used as trusted certificates: {reason}")]
     TrustStoreUnusable {
         name: &'static str,
@@ -210,120 +338,72 @@ pub enum Error {
 
 impl Error {
     /// The process exit status for this failure (see the README's table).
+    /// The process's exit status for this error.
     pub fn exit_code(&self) -> i32 {
-        use Error::*;
         match self {
-            Usage(_) | NoCommand | CommandWithoutDoubleDash(_) => code::USAGE,
-            AppEnvMissing
-            | AppEnvUnknown(_)
-            | RegionMissing { .. }
-            | RegionMalformed { .. }
-            | ProfileNotFound(_)
-            | SecretNameMissing(_)
-            | SecretNameEmpty
-            | SecretArnMalformed { .. }
-            | ReferenceMalformed { .. }
-            | ProtectedTarget { .. }
-            | DuplicateTarget { .. }
-            | InvalidSetting { .. }
-            | TrustStoreUnusable { .. }
-            | EndpointMalformed { .. }
-            | RequestRejected { .. }
-            | NotUnicode(_)
-            | EnvFileMissing { .. }
-            | EnvFileUnreadable { .. }
-            | EnvFileRefused { .. } => code::CONFIG,
-            SecretNotObject { .. }
-            | SecretBinary { .. }
-            | InvalidKeyName { .. }
-            | NulInValue { .. }
-            | ExportUnrepresentable { .. }
-            | DuplicateKey { .. }
-            | RequiredMissing(_)
-            | JsonKeyMissing { .. }
-            | FileKeyMissing { .. }
-            | GcpJsonInvalid(_) => code::DATA,
-            SecretNotFound { .. } | VersionNotFound { .. } => code::NOT_FOUND,
-            Unreachable { .. }
-            | DnsFailure { .. }
-            | AnswerTooLarge { .. }
-            | Timeout { .. }
-            | Throttled { .. }
-            | ServiceFailure { .. } => code::UNAVAILABLE,
-            CredentialsDirUnsafe { .. } | CredentialsFileFailed { .. } => code::CANT_CREATE,
-            NoCredentials(_)
-            | CredentialsMalformed { .. }
-            | CredentialsRejected { .. }
-            | AccessDenied { .. }
-            | KmsDecryptionFailed { .. } => code::NOT_ALLOWED,
-            CommandNotFound(_) => code::COMMAND_NOT_FOUND,
-            CommandNotExecutable { .. } | EnvironmentTooLarge { .. } => code::NOT_EXECUTABLE,
-            StdoutFailed(_) => code::IO_ERROR,
-            Stopped { number, .. } => code::SIGNAL_BASE + number,
+            Error::Stopped { number, .. } => Code::Signal.value() + number,
+            other => other.kind().code().value(),
         }
     }
 
-    /// A stable, kebab-case name for the failure: the `error` field of JSON logs and the anchor
-    /// of its entry in docs/troubleshooting.md.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         use Error::*;
         match self {
-            Usage(_) => "usage",
-            NoCommand => "no-command",
-            CommandWithoutDoubleDash(_) => "command-without-double-dash",
-            AppEnvMissing => "app-env-missing",
-            AppEnvUnknown(_) => "app-env-unknown",
-            RegionMissing { .. } => "region-missing",
-            RegionMalformed { .. } => "region-malformed",
-            ProfileNotFound(_) => "profile-not-found",
-            SecretNameMissing(_) => "secret-name-missing",
-            SecretNameEmpty => "secret-name-empty",
-            SecretArnMalformed { .. } => "secret-arn-malformed",
-            ReferenceMalformed { .. } => "reference-malformed",
-            ProtectedTarget { .. } => "protected-target",
-            DuplicateTarget { .. } => "duplicate-target",
-            JsonKeyMissing { .. } => "json-key-missing",
-            FileKeyMissing { .. } => "file-key-missing",
-            InvalidSetting { .. } => "invalid-setting",
-            TrustStoreUnusable { .. } => "trust-store-unusable",
-            EndpointMalformed { .. } => "endpoint-malformed",
-            RequestRejected { .. } => "request-rejected",
-            NotUnicode(_) => "not-unicode",
-            EnvFileMissing { .. } => "env-file-missing",
-            EnvFileUnreadable { .. } => "env-file-unreadable",
-            EnvFileRefused { .. } => "env-file-refused",
-            SecretNotObject { .. } => "secret-not-object",
-            SecretBinary { .. } => "secret-binary",
-            InvalidKeyName { .. } => "invalid-key-name",
-            NulInValue { .. } => "nul-in-value",
-            ExportUnrepresentable { .. } => "export-unrepresentable",
-            DuplicateKey { .. } => "duplicate-key",
-            RequiredMissing(_) => "required-missing",
-            GcpJsonInvalid(_) => "gcp-json-invalid",
-            SecretNotFound { .. } => "secret-not-found",
-            VersionNotFound { .. } => "version-not-found",
-            Unreachable { .. } => "unreachable",
-            DnsFailure { .. } => "dns-failure",
-            AnswerTooLarge { .. } => "answer-too-large",
-            Timeout { .. } => "timeout",
-            Throttled { .. } => "throttled",
-            ServiceFailure { .. } => "service-failure",
-            CredentialsDirUnsafe { .. } => "credentials-dir-unsafe",
-            CredentialsFileFailed { .. } => "credentials-file-failed",
-            NoCredentials(_) => "no-credentials",
-            CredentialsMalformed { .. } => "credentials-malformed",
-            CredentialsRejected { .. } => "credentials-rejected",
-            AccessDenied { .. } => "access-denied",
-            KmsDecryptionFailed { .. } => "kms-decryption-failed",
-            CommandNotFound(_) => "command-not-found",
-            CommandNotExecutable { .. } => "command-not-executable",
-            EnvironmentTooLarge { .. } => "environment-too-large",
-            StdoutFailed(_) => "stdout-failed",
-            Stopped { .. } => "stopped",
+            Usage(_) => Kind::Usage,
+            NoCommand => Kind::NoCommand,
+            CommandWithoutDoubleDash(_) => Kind::CommandWithoutDoubleDash,
+            AppEnvMissing => Kind::AppEnvMissing,
+            AppEnvUnknown(_) => Kind::AppEnvUnknown,
+            RegionMissing { .. } => Kind::RegionMissing,
+            RegionMalformed { .. } => Kind::RegionMalformed,
+            ProfileNotFound(_) => Kind::ProfileNotFound,
+            SecretNameMissing(_) => Kind::SecretNameMissing,
+            SecretNameEmpty => Kind::SecretNameEmpty,
+            SecretArnMalformed { .. } => Kind::SecretArnMalformed,
+            ReferenceMalformed { .. } => Kind::ReferenceMalformed,
+            ProtectedTarget { .. } => Kind::ProtectedTarget,
+            DuplicateTarget { .. } => Kind::DuplicateTarget,
+            JsonKeyMissing { .. } => Kind::JsonKeyMissing,
+            FileKeyMissing { .. } => Kind::FileKeyMissing,
+            InvalidSetting { .. } => Kind::InvalidSetting,
+            TrustStoreUnusable { .. } => Kind::TrustStoreUnusable,
+            EndpointMalformed { .. } => Kind::EndpointMalformed,
+            RequestRejected { .. } => Kind::RequestRejected,
+            NotUnicode(_) => Kind::NotUnicode,
+            EnvFileMissing { .. } => Kind::EnvFileMissing,
+            EnvFileUnreadable { .. } => Kind::EnvFileUnreadable,
+            EnvFileRefused { .. } => Kind::EnvFileRefused,
+            SecretNotObject { .. } => Kind::SecretNotObject,
+            SecretBinary { .. } => Kind::SecretBinary,
+            InvalidKeyName { .. } => Kind::InvalidKeyName,
+            NulInValue { .. } => Kind::NulInValue,
+            ExportUnrepresentable { .. } => Kind::ExportUnrepresentable,
+            DuplicateKey { .. } => Kind::DuplicateKey,
+            RequiredMissing(_) => Kind::RequiredMissing,
+            GcpJsonInvalid(_) => Kind::GcpJsonInvalid,
+            SecretNotFound { .. } => Kind::SecretNotFound,
+            VersionNotFound { .. } => Kind::VersionNotFound,
+            Unreachable { .. } => Kind::Unreachable,
+            DnsFailure { .. } => Kind::DnsFailure,
+            AnswerTooLarge { .. } => Kind::AnswerTooLarge,
+            Timeout { .. } => Kind::Timeout,
+            Throttled { .. } => Kind::Throttled,
+            ServiceFailure { .. } => Kind::ServiceFailure,
+            CredentialsDirUnsafe { .. } => Kind::CredentialsDirUnsafe,
+            CredentialsFileFailed { .. } => Kind::CredentialsFileFailed,
+            NoCredentials(_) => Kind::NoCredentials,
+            CredentialsMalformed { .. } => Kind::CredentialsMalformed,
+            CredentialsRejected { .. } => Kind::CredentialsRejected,
+            AccessDenied { .. } => Kind::AccessDenied,
+            KmsDecryptionFailed { .. } => Kind::KmsDecryptionFailed,
+            CommandNotFound(_) => Kind::CommandNotFound,
+            CommandNotExecutable { .. } => Kind::CommandNotExecutable,
+            EnvironmentTooLarge { .. } => Kind::EnvironmentTooLarge,
+            StdoutFailed(_) => Kind::StdoutFailed,
+            Stopped { .. } => Kind::Stopped,
         }
     }
 
-    /// What the operator should check; printed as the `hint:` line.
     pub fn hint(&self) -> String {
         use Error::*;
         match self {
