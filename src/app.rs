@@ -155,6 +155,9 @@ fn plan(
     log: &Logger,
 ) -> Result<Plan, Error> {
     let mut entries = Vec::new();
+    for warning in payloads.iter().filter_map(payload::failover_warning) {
+        log.warn(&warning);
+    }
     for payload in payloads {
         entries.extend(payload::entries(payload)?);
     }

@@ -17,6 +17,7 @@ pub use shortcut_env_core::{
 pub mod app;
 pub mod cli;
 pub mod exec;
+pub mod failover;
 pub mod log;
 pub mod materialize;
 pub mod signals;

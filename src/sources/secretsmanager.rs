@@ -32,6 +32,7 @@ use tokio::time::Instant;
 
 use crate::config::{AwsSource, Retry, RetryMode};
 use crate::error::Error;
+use crate::failover;
 use crate::payload::{self, Payload};
 use crate::reference::Reference;
 use crate::sources::tls;
@@ -380,33 +381,46 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
     let mut clients: Vec<(String, aws_sdk_secretsmanager::Client)> = Vec::new();
     let mut calls = tokio::task::JoinSet::new();
     for (index, reference) in source.secrets.iter().enumerate() {
-        let region = reference
+        let own = reference
             .region
             .clone()
             .unwrap_or_else(|| default_region.clone());
-        let client = match clients.iter().find(|(r, _)| *r == region) {
-            Some((_, client)) => client.clone(),
-            None => {
-                let client = aws_sdk_secretsmanager::Client::from_conf(
-                    aws_sdk_secretsmanager::config::Builder::from(&config)
-                        .region(Region::new(region.clone()))
-                        .credentials_provider(credentials.clone())
-                        .retry_classifier(TooManyRequests)
-                        .build(),
-                );
-                clients.push((region.clone(), client.clone()));
-                client
-            }
-        };
-        let target = Target {
-            secret: reference.secret_id.clone(),
-            region,
-            timeout: source.timeout,
-            version: version_label(reference),
-        };
+        // The secret's own region, then the failover regions (src/failover.rs).
+        let mut candidates = Vec::new();
+        for region in failover::regions(&own, &source.failover_regions) {
+            let client = match clients.iter().find(|(r, _)| *r == region) {
+                Some((_, client)) => client.clone(),
+                None => {
+                    let client = aws_sdk_secretsmanager::Client::from_conf(
+                        aws_sdk_secretsmanager::config::Builder::from(&config)
+                            .region(Region::new(region.clone()))
+                            .credentials_provider(credentials.clone())
+                            .retry_classifier(TooManyRequests)
+                            .build(),
+                    );
+                    clients.push((region.clone(), client.clone()));
+                    client
+                }
+            };
+            candidates.push((region, client));
+        }
         let reference = reference.clone();
+        let timeout = source.timeout;
         calls.spawn(async move {
-            let result = get_secret(client, target, reference, deadline).await;
+            let read_in = |region: String, client, until: Instant| {
+                let mut reference = reference.clone();
+                reference.secret_id = failover::secret_id_in(&reference.secret_id, &region);
+                reference.region = Some(region.clone());
+                let target = Target {
+                    secret: reference.secret_id.clone(),
+                    region,
+                    timeout: failover::allowed(until, deadline, timeout),
+                    version: version_label(&reference),
+                };
+                get_secret(client, target, reference, until)
+            };
+            let secret = reference.secret_id.clone();
+            let result = failover::read(&secret, candidates, timeout, deadline, read_in).await;
             (index, result)
         });
     }
@@ -515,6 +529,7 @@ async fn get_secret(
         version_stages: output.version_stages().to_vec(),
         region: target.region,
         reference,
+        failover: None,
     })
 }
 

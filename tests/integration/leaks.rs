@@ -337,6 +337,7 @@ fn secret_holding_types_redact_their_debug_output() {
         binary: Some(text.clone().into_bytes()),
         version_id: Some("v".into()),
         version_stages: vec!["AWSCURRENT".into()],
+        failover: None,
     };
     for shown in [
         format!("{entries:?}"),

@@ -12,6 +12,7 @@ mod config;
 mod credentials;
 mod eks;
 mod exec;
+mod failover;
 mod faults;
 mod fetch;
 mod file_safety;

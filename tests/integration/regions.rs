@@ -12,16 +12,6 @@ fn offline() -> (Run, Proxy) {
     (run, proxy)
 }
 
-/// The region a request was signed for (from its SigV4 credential scope).
-fn signed_region(request: &endpoints::Request) -> String {
-    let auth = request.header("authorization").unwrap_or_default();
-    auth.split("Credential=")
-        .nth(1)
-        .and_then(|scope| scope.split('/').nth(2))
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// A config file with `text`, for AWS_CONFIG_FILE.
 fn config_file(run: &mut Run, text: &str) {
     let path = run.path("aws-config");
@@ -46,7 +36,7 @@ fn region_of_an_arn_wins_over_aws_region() {
     let (outcome, env) = run.env_seen();
     outcome.code(0);
     assert_eq!(env["IN_EU"], "yes");
-    assert_eq!(signed_region(&proxy.requests()[0]), "eu-west-1");
+    assert_eq!(proxy.requests()[0].signed_region(), "eu-west-1");
 }
 
 #[test]
@@ -65,7 +55,11 @@ fn region_of_an_arn_and_aws_region_for_a_name_in_one_start() {
         (env["IN_EU"].as_str(), env["IN_US"].as_str()),
         ("yes", "yes")
     );
-    let mut regions: Vec<String> = proxy.requests().iter().map(signed_region).collect();
+    let mut regions: Vec<String> = proxy
+        .requests()
+        .iter()
+        .map(endpoints::Request::signed_region)
+        .collect();
     regions.sort();
     assert_eq!(regions, ["eu-west-1", "us-east-1"]);
 }

@@ -116,6 +116,9 @@ pub struct AwsSource {
     pub profile: Option<String>,
     pub timeout: Duration,
     pub retry: Retry,
+    /// `--failover-region`: the replica regions read, in order, when a secret's own region is
+    /// down (src/failover.rs); empty when not set.
+    pub failover_regions: Vec<String>,
 }
 
 /// How the SDK retries a failed call, within the overall deadline.
@@ -558,7 +561,29 @@ fn resolve_aws(app_env: AppEnv, given: &Given, vars: &Vars) -> Result<AwsSource,
             DEFAULT_TIMEOUT,
         )?,
         retry: Retry::resolve(given, vars)?,
+        failover_regions: failover_regions(given, vars)?,
     })
+}
+
+/// `--failover-region` / SHORTCUT_ENV_FAILOVER_REGION: comma-separated regions, each checked as
+/// AWS_REGION is (before any call), in order, a repeated one kept once.
+fn failover_regions(given: &Given, vars: &Vars) -> Result<Vec<String>, Error> {
+    let setting = if given.has("SHORTCUT_ENV_FAILOVER_REGION") {
+        "--failover-region"
+    } else {
+        "SHORTCUT_ENV_FAILOVER_REGION"
+    };
+    let mut regions: Vec<String> = Vec::new();
+    for region in pick_list(given, vars, "SHORTCUT_ENV_FAILOVER_REGION")? {
+        validate_region(&region).map_err(|_| Error::RegionMalformed {
+            setting,
+            value: region.clone(),
+        })?;
+        if !regions.contains(&region) {
+            regions.push(region);
+        }
+    }
+    Ok(regions)
 }
 
 /// A control character (newline, carriage return, escape, …) in a value sent as an HTTP
@@ -767,6 +792,47 @@ mod tests {
         assert_eq!(aws(both.unwrap()).region.as_deref(), Some("us-west-2"));
         let bad = resolve_vars(&[("APP_ENV", "production"), ("AWS_DEFAULT_REGION", "EU")]);
         assert_eq!(bad.unwrap_err().kind(), "region-malformed");
+    }
+
+    #[test]
+    fn failover_regions_are_a_checked_list_in_order() {
+        let config = resolve_vars(&[
+            ("APP_ENV", "production"),
+            ("AWS_REGION", "us-east-1"),
+            (
+                "SHORTCUT_ENV_FAILOVER_REGION",
+                " us-west-2, eu-west-1,,us-west-2",
+            ),
+        ]);
+        assert_eq!(
+            aws(config.unwrap()).failover_regions,
+            ["us-west-2", "eu-west-1"]
+        );
+        let none = resolve_vars(&[("APP_ENV", "production"), ("AWS_REGION", "us-east-1")]);
+        assert!(aws(none.unwrap()).failover_regions.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_failover_region_names_the_setting_that_gave_it() {
+        let pairs = [("APP_ENV", "production"), ("AWS_REGION", "us-east-1")];
+        let mut with_var = pairs.to_vec();
+        with_var.push(("SHORTCUT_ENV_FAILOVER_REGION", "us-west-2,us-west-2a"));
+        let error = resolve_vars(&with_var).unwrap_err();
+        assert_eq!(
+            (error.kind().as_str(), error.exit_code()),
+            ("region-malformed", 78)
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("SHORTCUT_ENV_FAILOVER_REGION=\"us-west-2a\"")
+        );
+        let options = flags(&[("SHORTCUT_ENV_FAILOVER_REGION", "EU-WEST-1")]);
+        let error = resolve(&options, &vars(&pairs)).unwrap_err();
+        assert!(
+            error.to_string().starts_with("--failover-region="),
+            "{error}"
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ kinds! {
     Timeout = "timeout", Unavailable;
     Throttled = "throttled", Unavailable;
     ServiceFailure = "service-failure", Unavailable;
+    FailoverExhausted = "failover-exhausted", Unavailable;
     CredentialsDirUnsafe = "credentials-dir-unsafe", CantCreate;
     CredentialsFileFailed = "credentials-file-failed", CantCreate;
     NoCredentials = "no-credentials", NotAllowed;
@@ -288,6 +289,17 @@ pub enum Error {
     Throttled { code: String },
     #[error("Secrets Manager failed with {code}: {detail}")]
     ServiceFailure { code: String, detail: String },
+    /// The secret's own region and every `--failover-region` failed (src/failover.rs);
+    /// `failures` names each region and how it failed.
+    #[error(
+        "secret {secret} could not be read in any of its regions within the {seconds} s \
+         deadline: {failures}"
+    )]
+    FailoverExhausted {
+        secret: String,
+        seconds: f64,
+        failures: String,
+    },
 
     // ---- 73: the credentials file could not be created safely -------------------------------
     #[error("credentials directory {path} is unsafe: {reason}")]
@@ -389,6 +401,7 @@ impl Error {
             Timeout { .. } => Kind::Timeout,
             Throttled { .. } => Kind::Throttled,
             ServiceFailure { .. } => Kind::ServiceFailure,
+            FailoverExhausted { .. } => Kind::FailoverExhausted,
             CredentialsDirUnsafe { .. } => Kind::CredentialsDirUnsafe,
             CredentialsFileFailed { .. } => Kind::CredentialsFileFailed,
             NoCredentials(_) => Kind::NoCredentials,
@@ -548,6 +561,13 @@ impl Error {
                 .into(),
             ServiceFailure { .. } => "Secrets Manager reported an error on its side; retry the \
                                       start, and check the AWS Health Dashboard if it persists"
+                .into(),
+            FailoverExhausted { .. } => "every region failed, each as named: check the network \
+                                         path to Secrets Manager in each region (NAT gateway or \
+                                         VPC endpoints), that the secret is replicated to the \
+                                         SHORTCUT_ENV_FAILOVER_REGION regions (`aws \
+                                         secretsmanager describe-secret` shows its \
+                                         ReplicationStatus), and the AWS Health Dashboard"
                 .into(),
             CredentialsDirUnsafe { .. } => "point SHORTCUT_ENV_CREDENTIALS_DIR at a directory \
                                             owned by this user, not writable by group or others \

@@ -28,9 +28,21 @@ pub enum Payload {
         binary: Option<Vec<u8>>,
         version_id: Option<String>,
         version_stages: Vec<String>,
+        /// Set when a replica answered because the secret's own region failed.
+        failover: Option<Failover>,
     },
     /// Local mode's dotenv file; `text` is `None` when the default `.env` does not exist.
     DotEnv { path: PathBuf, text: Option<String> },
+}
+
+/// How a secret came to be read from a replica region (`--failover-region`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failover {
+    /// The secret's own region, which failed first.
+    pub from: String,
+    /// Each region that failed, in order, with its error message (no secret value: the
+    /// messages of [`Error`] never carry one).
+    pub failures: Vec<(String, String)>,
 }
 
 /// Where a payload came from, for the success line and `check`.
@@ -41,6 +53,8 @@ pub enum Origin {
         region: String,
         version_id: Option<String>,
         version_stages: Vec<String>,
+        /// The secret's own region, when a replica answered instead.
+        failed_over_from: Option<String>,
     },
     DotEnv {
         path: PathBuf,
@@ -74,12 +88,14 @@ impl Payload {
                 region,
                 version_id,
                 version_stages,
+                failover,
                 ..
             } => Origin::Secret {
                 secret: reference.secret_id.clone(),
                 region: region.clone(),
                 version_id: version_id.clone(),
                 version_stages: version_stages.clone(),
+                failed_over_from: failover.as_ref().map(|f| f.from.clone()),
             },
             Payload::DotEnv { path, text } => Origin::DotEnv {
                 path: path.clone(),
@@ -87,6 +103,29 @@ impl Payload {
             },
         }
     }
+}
+
+/// The warning for a secret a replica answered: which region failed, and why.
+pub fn failover_warning(payload: &Payload) -> Option<String> {
+    let Payload::Secret {
+        reference,
+        region,
+        failover: Some(failover),
+        ..
+    } = payload
+    else {
+        return None;
+    };
+    let failed = failover
+        .failures
+        .iter()
+        .map(|(region, message)| format!("{region} failed: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(format!(
+        "secret {} was read from the replica in {region} because {failed}",
+        reference.secret_id
+    ))
 }
 
 /// The entries a payload gives, by its reference's rules: a whole JSON secret, one key of it, or

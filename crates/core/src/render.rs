@@ -196,6 +196,8 @@ pub fn success_line(report: &Report<'_>) -> (String, Map<String, Value>) {
     let mut fields = Map::new();
     let mut secrets = Vec::new();
     let mut shown = Vec::new();
+    // After the time, so that what parses the line (docs/rotation.md) still does.
+    let mut replicas = String::new();
     for origin in report.origins {
         match origin {
             Origin::DotEnv { path, found } => {
@@ -211,18 +213,26 @@ pub fn success_line(report: &Report<'_>) -> (String, Map<String, Value>) {
                 region,
                 version_id,
                 version_stages,
+                failed_over_from,
             } => {
+                if failed_over_from.is_some() {
+                    replicas.push_str(&format!(", {secret} from the replica in {region}"));
+                }
                 shown.push(format!(
                     "{secret} (version {}, {})",
                     version_id.as_deref().unwrap_or("unknown"),
                     version_stages.join(",")
                 ));
-                secrets.push(json!({
+                let mut entry = json!({
                     "secret": secret,
                     "region": region,
                     "version_id": version_id,
                     "version_stages": version_stages,
-                }));
+                });
+                if let (Some(from), Some(entry)) = (failed_over_from, entry.as_object_mut()) {
+                    entry.insert("failed_over_from".into(), json!(from));
+                }
+                secrets.push(entry);
             }
         }
     }
@@ -231,6 +241,11 @@ pub fn success_line(report: &Report<'_>) -> (String, Map<String, Value>) {
         if let [only] = secrets.as_slice() {
             for field in ["secret", "version_id", "version_stages"] {
                 fields.insert(field.into(), only[field].clone());
+            }
+            // `region` is the configured one; `secret_region` the one that answered.
+            fields.insert("secret_region".into(), only["region"].clone());
+            if let Some(from) = only.get("failed_over_from") {
+                fields.insert("failed_over_from".into(), from.clone());
             }
         }
         fields.insert("secrets".into(), Value::Array(secrets));
@@ -247,7 +262,7 @@ pub fn success_line(report: &Report<'_>) -> (String, Map<String, Value>) {
     fields.insert("app_env".into(), json!(report.app_env));
     let plural = if keys == 1 { "" } else { "s" };
     let message = format!(
-        "loaded {keys} key{plural} from {} in {} ms",
+        "loaded {keys} key{plural} from {} in {} ms{replicas}",
         shown.join(", "),
         report.elapsed_ms
     );

@@ -64,7 +64,21 @@ impl Request {
                 .then(|| v.trim().to_string())
         })
     }
+
+    /// The region the request was signed for: the third field of the SigV4 credential scope
+    /// (`Credential=AKID/20250101/REGION/SERVICE/aws4_request`); empty when unsigned.
+    pub fn signed_region(&self) -> String {
+        let auth = self.header("authorization").unwrap_or_default();
+        auth.split("Credential=")
+            .nth(1)
+            .and_then(|scope| scope.split('/').nth(2))
+            .unwrap_or_default()
+            .to_string()
+    }
 }
+
+/// Which requests a [`Proxy::when`] rule applies to.
+type Matcher = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
 
 /// Reads one request; `None` on a closed connection.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
@@ -132,6 +146,8 @@ where
 
 #[derive(Default)]
 struct ProxyState {
+    /// Rules checked before the plan: the first whose matcher accepts a request answers it.
+    rules: Vec<(Matcher, Fault)>,
     plan: VecDeque<Fault>,
     default: Option<Fault>,
     seen: Vec<Request>,
@@ -161,8 +177,13 @@ impl Proxy {
                 let mut state = shared.lock().unwrap();
                 state.seen.push(request.clone());
                 state.arrivals.push(Instant::now());
-                let next = state.plan.pop_front();
-                next.or_else(|| state.default.clone())
+                let rule = state
+                    .rules
+                    .iter()
+                    .find(|(matches, _)| matches(&request))
+                    .map(|(_, fault)| fault.clone());
+                rule.or_else(|| state.plan.pop_front())
+                    .or_else(|| state.default.clone())
                     .unwrap_or(Fault::Forward)
             };
             if let Some(answer) = act(fault, request, stream, upstream_port) {
@@ -180,6 +201,25 @@ impl Proxy {
     pub fn then(&self, fault: Fault) -> &Self {
         self.state.lock().unwrap().plan.push_back(fault);
         self
+    }
+
+    /// Every request that `matches` accepts gets `fault`, whatever the plan says; the others
+    /// go through the plan and the default as usual.
+    pub fn when(
+        &self,
+        matches: impl Fn(&Request) -> bool + Send + Sync + 'static,
+        fault: Fault,
+    ) -> &Self {
+        let rule: Matcher = Arc::new(matches);
+        self.state.lock().unwrap().rules.push((rule, fault));
+        self
+    }
+
+    /// Every request signed for `region` gets `fault` (see [`Request::signed_region`]): one
+    /// region down, the others up.
+    pub fn in_region(&self, region: &str, fault: Fault) -> &Self {
+        let region = region.to_string();
+        self.when(move |request| request.signed_region() == region, fault)
     }
 
     /// What every request gets once the plan is used up.

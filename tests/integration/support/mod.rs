@@ -191,6 +191,18 @@ pub fn seed_in(region: &str, name: &str, value: Value) -> Seeded {
     }
 }
 
+/// Replicates the secret `name` of moto's default region to `regions`, as
+/// ReplicateSecretToRegions does in AWS: same name, the ARN with each region's name.
+pub fn replicate(name: &str, regions: &[&str]) {
+    use aws_sdk_secretsmanager::types::ReplicaRegionType;
+    let client = client(&moto().url());
+    let mut request = client.replicate_secret_to_regions().secret_id(name);
+    for region in regions {
+        request = request.add_replica_regions(ReplicaRegionType::builder().region(*region).build());
+    }
+    block_on(request.send()).unwrap_or_else(|e| panic!("replicating {name}: {e:?}"));
+}
+
 /// Creates a uniquely named secret holding `text`.
 pub fn seed_text(text: &str) -> Seeded {
     seed(&unique("short-cut/test/app"), Value::Text(text))
