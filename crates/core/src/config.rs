@@ -1222,4 +1222,77 @@ mod tests {
             CredentialsDir::Explicit("/run/creds".into())
         );
     }
+
+    /// What resolving shows of a setting: the configuration (or the error) and the log format.
+    fn observed(given: &Given, pairs: &[(&str, &str)]) -> String {
+        let vars = vars(pairs);
+        format!(
+            "{:?} {:?}",
+            resolve(given, &vars).map_err(|e| e.to_string()),
+            LogFormat::resolve(given, &vars).map_err(|e| e.to_string())
+        )
+    }
+
+    const BASES: [&[(&str, &str)]; 2] = [
+        &[("APP_ENV", "production"), ("AWS_REGION", "us-east-1")],
+        &[("APP_ENV", "local")],
+    ];
+
+    /// `--help`'s `[default: X]` is what the resolver uses: giving X changes nothing, as a
+    /// variable or as a flag.
+    #[test]
+    fn every_default_in_help_is_the_default_the_resolver_uses() {
+        for setting in settings::SETTINGS {
+            let settings::Default::Value(default) = setting.default else {
+                continue;
+            };
+            for base in BASES {
+                let unset = observed(&Given::default(), base);
+                let with_var: Vec<_> = base
+                    .iter()
+                    .copied()
+                    .chain([(setting.var, default)])
+                    .collect();
+                assert_eq!(
+                    observed(&Given::default(), &with_var),
+                    unset,
+                    "{}",
+                    setting.var
+                );
+                let flag = flags(&[(setting.var, default)]);
+                assert_eq!(observed(&flag, base), unset, "{}", setting.flag);
+            }
+        }
+    }
+
+    /// `--help`'s `[env: VAR]` is what the resolver reads: setting VAR (or its flag) to a
+    /// value changes the configuration, or is refused naming VAR (or the flag).
+    #[test]
+    fn every_variable_in_help_is_read_by_the_resolver() {
+        for setting in settings::SETTINGS {
+            let read = |value: &str| {
+                BASES.iter().any(|base| {
+                    let unset = observed(&Given::default(), base);
+                    let with_var: Vec<_> =
+                        base.iter().copied().chain([(setting.var, value)]).collect();
+                    let by_var = observed(&Given::default(), &with_var);
+                    let by_flag = observed(&flags(&[(setting.var, value)]), base);
+                    by_var != unset
+                        && by_flag != unset
+                        && (!by_var.contains("Err(") || by_var.contains(setting.var))
+                        && (!by_flag.contains("Err(")
+                            || by_flag.contains(setting.flag)
+                            || by_flag.contains(setting.var))
+                })
+            };
+            assert!(
+                ["PROBE_1", "1", "0.5", "json", "eu-west-1"]
+                    .into_iter()
+                    .any(read),
+                "{} ({}) is in --help but changes nothing the resolver returns",
+                setting.var,
+                setting.flag
+            );
+        }
+    }
 }

@@ -67,7 +67,6 @@ impl Setting {
 }
 
 const SELECTING: Option<&str> = Some("Selecting and renaming keys");
-const WATCHING: Option<&str> = Some("Supervising and watching");
 const NETWORK: Option<&str> = Some("Network and retries");
 
 const fn one(
@@ -107,6 +106,7 @@ const fn many(
     }
 }
 
+#[allow(dead_code, reason = "until the first switch setting lands")]
 const fn switch(
     var: &'static str,
     flag: &'static str,
@@ -264,69 +264,6 @@ pub const SETTINGS: &[Setting] = &[
         "Write the value of KEY to a private 0600 file and set VAR to its path; repeat it, or \
          comma-separate",
         SELECTING,
-    ),
-    switch(
-        "SHORTCUT_ENV_RECURSIVE",
-        "--recursive",
-        "An SSM path (ssm:/a/b/) also reads the parameters below its direct children",
-        SELECTING,
-    ),
-    switch(
-        "SHORTCUT_ENV_DROP_AWS_CREDENTIALS",
-        "--drop-aws-credentials",
-        "Remove the AWS credential variables from the command's environment after fetching",
-        SELECTING,
-    ),
-    switch(
-        "SHORTCUT_ENV_INIT",
-        "--init",
-        "Supervise the command instead of exec'ing it: reap zombies, forward signals, exit with \
-         its status",
-        WATCHING,
-    ),
-    Setting {
-        takes: Takes::OptionalValue { bare: "300" },
-        ..one(
-            "SHORTCUT_ENV_WATCH",
-            "--watch",
-            "SECONDS",
-            "Implies --init: poll each secret's version every SECONDS (300 when bare), with \
-             jitter, and act on a new AWSCURRENT",
-            Default::None,
-            WATCHING,
-        )
-    },
-    one(
-        "SHORTCUT_ENV_ON_CHANGE",
-        "--on-change",
-        "ACTION",
-        "What a new version does: restart, exit or signal:NAME",
-        Default::Value("restart"),
-        WATCHING,
-    ),
-    one(
-        "SHORTCUT_ENV_WATCH_SPLAY",
-        "--watch-splay",
-        "SECONDS",
-        "Longest random wait before acting on a change, so a fleet does not restart at once",
-        Default::Value("30"),
-        WATCHING,
-    ),
-    one(
-        "SHORTCUT_ENV_STOP_SIGNAL",
-        "--stop-signal",
-        "SIGNAL",
-        "How a restart stops the command",
-        Default::Value("TERM"),
-        WATCHING,
-    ),
-    one(
-        "SHORTCUT_ENV_STOP_TIMEOUT",
-        "--stop-timeout",
-        "SECONDS",
-        "How long a restart waits for the command to stop before SIGKILL",
-        Default::Value("20"),
-        WATCHING,
     ),
     one(
         "SHORTCUT_ENV_TIMEOUT",
