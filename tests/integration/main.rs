@@ -21,6 +21,7 @@ mod hostile;
 mod inspect;
 mod leaks;
 mod local;
+mod pipeline;
 mod policy;
 mod references;
 mod regions;
