@@ -254,5 +254,5 @@ fn print_stdout(text: &str) -> Result<(), Error> {
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|e| Error::StdoutFailed(e.to_string()))
+        .map_err(Error::StdoutFailed)
 }

@@ -341,7 +341,7 @@ pub enum Error {
 
     // ---- 74: output -------------------------------------------------------------------------
     #[error("could not write the output to stdout: {0}")]
-    StdoutFailed(String),
+    StdoutFailed(#[source] std::io::Error),
 
     // ---- 128+N: stopped ---------------------------------------------------------------------
     #[error("stopped by {signal} before the command started")]
