@@ -7,8 +7,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::envmap::{Policy, Preserve, is_protected, is_valid_name};
+use crate::envmap::{Policy, Preserve};
 use crate::error::Error;
+pub use crate::names::validate_region;
+use crate::names::{is_protected, is_valid_name};
 use crate::reference::{self, Reference};
 use crate::settings::{self, Given};
 use crate::vars::Vars;
@@ -313,7 +315,7 @@ pub fn resolve(given: &Given, vars: &Vars) -> Result<Config, Error> {
             reason: "expected KEY=VAR, both variable names",
             from_ok: is_valid_name,
             // The GCP key file's variable.
-            reserved: &[crate::payload::GCP_PATH_VAR],
+            reserved: &[crate::names::GCP_PATH_VAR],
         },
         pick_list(given, vars, "SHORTCUT_ENV_FILES")?,
         &policy.allowed,
@@ -621,28 +623,6 @@ fn check_version_field(name: &'static str, value: Option<&str>) -> Result<(), Er
         }),
         None => Ok(()),
     }
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, `us-isob-east-1`: two letters,
-/// one or more lower-case words, a number. Catches the stray space, the capitals, the AZ
-/// (`us-east-1a`) and the empty string that would otherwise surface as a DNS error much later.
-pub fn validate_region(region: &str) -> Result<&str, Error> {
-    let malformed = || Error::RegionMalformed {
-        setting: "AWS_REGION",
-        value: region.to_string(),
-    };
-    let parts: Vec<&str> = region.split('-').collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
-        return Err(malformed());
-    };
-    let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
-    let ok = first.len() == 2
-        && lower(first)
-        && !middle.is_empty()
-        && middle.iter().all(|w| lower(w))
-        && (1..=2).contains(&last.len())
-        && last.bytes().all(|b| b.is_ascii_digit());
-    if ok { Ok(region) } else { Err(malformed()) }
 }
 
 /// A duration in seconds (`5`, `2.5`), greater than 0 and at most an hour; `value` is the

@@ -237,7 +237,7 @@ pub enum Error {
     SecretNotObject { secret: String, found: String },
     #[error("secret {secret} holds binary data, not a JSON object")]
     SecretBinary { secret: String },
-    /// `key` is as [`crate::envmap::shown_key`] shows it: escaped and cut short.
+    /// `key` is as [`crate::names::shown_key`] shows it: escaped and cut short.
     #[error("key {key} of {source_name} is not a valid environment variable name")]
     InvalidKeyName { source_name: String, key: String },
     #[error("key {key} appears more than once in {source_name}")]

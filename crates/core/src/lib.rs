@@ -16,6 +16,7 @@
 pub mod config;
 pub mod envmap;
 pub mod error;
+pub mod names;
 pub mod payload;
 pub mod reference;
 pub mod render;

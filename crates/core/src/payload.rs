@@ -170,8 +170,7 @@ pub fn entries(payload: &Payload) -> Result<Option<Entries>, Error> {
     }
 }
 
-pub const GCP_JSON_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS_JSON";
-pub const GCP_PATH_VAR: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+pub use crate::names::{GCP_JSON_VAR, GCP_PATH_VAR};
 /// A service-account key is about 2.3 KiB; Secrets Manager caps a secret at 64 KiB.
 pub const MAX_GCP_JSON: usize = 64 * 1024;
 

@@ -22,8 +22,8 @@
 //!
 //! Pure: text in, a [`Reference`] or a configuration error (78) out.
 
-use crate::envmap::is_valid_name;
 use crate::error::Error;
+use crate::names::is_valid_name;
 
 /// The AWS partitions a Secrets Manager ARN can name.
 const PARTITIONS: &[&str] = &[
@@ -155,7 +155,7 @@ fn check_arn(reference: &str, fields: &[&str]) -> Result<String, Error> {
             "an ARN of {service:?}, not of a Secrets Manager secret"
         )));
     }
-    crate::config::validate_region(region).map_err(|_| malformed("invalid region"))?;
+    crate::names::validate_region(region).map_err(|_| malformed("invalid region"))?;
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(malformed("the account id must be 12 digits"));
     }

@@ -416,7 +416,7 @@ pub fn unknown_names(vars: &Vars) -> Vec<String> {
             .map(|known| (edit_distance(name, known.var), known.var))
             .min()
             .filter(|(distance, _)| *distance <= 4);
-        let shown = crate::envmap::shown_key(name);
+        let shown = crate::names::shown_key(name);
         warnings.push(match closest {
             Some((_, known)) => format!("unknown setting {shown} ignored; did you mean {known}?"),
             None => format!("unknown setting {shown} ignored; see shortcut-env --help"),
