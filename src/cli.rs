@@ -4,6 +4,7 @@
 //! environment is read once and `--help` never shows a value.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
@@ -84,19 +85,20 @@ pub fn command() -> Command {
         .after_help(AFTER_HELP)
         .subcommand(Command::new("check").about(
             "Fetch and validate everything, exec nothing: print each key's NAME, its source and \
-             OK/FAIL against --require; never a value. Exits as the real start would.",
+             OK/FAIL against --require; never a value. Exits as the real start would",
         ))
         .subcommand(
             Command::new("export")
                 .about(
                     "Print the variables shortcut-env would set, WITH THEIR VALUES, quoted for \
                      the format. The only command that prints secret values: do not run it \
-                     where output is logged.",
+                     where output is logged",
                 )
                 .arg(
                     Arg::new("format")
                         .long("format")
                         .value_parser(PossibleValuesParser::new(ExportFormat::NAMES))
+                        .value_name("FORMAT")
                         .default_value("dotenv")
                         .help(export_help),
                 ),
@@ -107,40 +109,41 @@ pub fn command() -> Command {
                 .num_args(1..)
                 .value_name("COMMAND")
                 .value_parser(value_parser!(OsString))
-                .help("The command to exec, with its arguments, after `--`."),
+                .help("The command to exec, with its arguments, after `--`"),
         );
-    for setting in SETTINGS {
-        command = command.arg(setting_arg(setting));
-    }
-    command
+    // Each subcommand takes the options too, rather than clap's global arguments: a repeatable
+    // option given before and after the subcommand keeps both sets of values (a global one
+    // would keep only the later).
+    command = command.mut_subcommands(|sub| sub.args(SETTINGS.iter().map(setting_arg)));
+    command.args(SETTINGS.iter().map(setting_arg))
 }
 
-/// One setting's flag.
+/// One setting's flag. Values are UTF-8 (clap refuses anything else as a usage error), but a
+/// path's, which is any bytes but empty.
 fn setting_arg(setting: &'static Setting) -> Arg {
     let arg = Arg::new(setting.var)
         .long(setting.long())
-        .help(setting.help_line())
-        .global(true);
+        .help(setting.help_line());
     let arg = match setting.heading {
         Some(heading) => arg.help_heading(heading),
         None => arg,
     };
+    let valued = |arg: Arg| {
+        arg.value_name(setting.value_name)
+            .value_parser(value_parser!(String))
+    };
     match setting.takes {
         Takes::Switch => arg.action(ArgAction::SetTrue),
-        Takes::Value => arg
+        Takes::Value => valued(arg).action(ArgAction::Set),
+        Takes::Values => valued(arg).action(ArgAction::Append),
+        Takes::Path => arg
             .value_name(setting.value_name)
-            .value_parser(value_parser!(OsString))
+            .value_parser(value_parser!(PathBuf))
             .action(ArgAction::Set),
-        Takes::Values => arg
-            .value_name(setting.value_name)
-            .value_parser(value_parser!(OsString))
-            .action(ArgAction::Append),
-        Takes::OptionalValue { bare } => arg
-            .value_name(setting.value_name)
-            .value_parser(value_parser!(OsString))
+        Takes::OptionalValue => valued(arg)
             .num_args(0..=1)
             .require_equals(true)
-            .default_missing_value(bare)
+            .default_missing_value("")
             .action(ArgAction::Set),
     }
 }
@@ -169,22 +172,34 @@ impl Cli {
     }
 }
 
-/// The flags given, wherever on the line (clap propagates global flags to the top level).
+/// The flags given, before the subcommand and after it, in that order.
 fn given(matches: &ArgMatches) -> Given {
     let mut given = Given::default();
-    for setting in SETTINGS {
-        if matches.value_source(setting.var) != Some(ValueSource::CommandLine) {
-            continue;
-        }
-        match setting.takes {
-            Takes::Switch => given.push(setting.var, "1".into()),
-            _ => {
-                for value in matches
-                    .get_many::<OsString>(setting.var)
-                    .into_iter()
-                    .flatten()
-                {
-                    given.push(setting.var, value.clone());
+    let sub = matches.subcommand().map(|(_, sub)| sub);
+    for matches in std::iter::once(matches).chain(sub) {
+        for setting in SETTINGS {
+            if matches.value_source(setting.var) != Some(ValueSource::CommandLine) {
+                continue;
+            }
+            match setting.takes {
+                Takes::Switch => given.push(setting.var, "1".into()),
+                Takes::Path => {
+                    for value in matches
+                        .get_many::<PathBuf>(setting.var)
+                        .into_iter()
+                        .flatten()
+                    {
+                        given.push(setting.var, value.clone().into_os_string());
+                    }
+                }
+                _ => {
+                    for value in matches
+                        .get_many::<String>(setting.var)
+                        .into_iter()
+                        .flatten()
+                    {
+                        given.push(setting.var, value.into());
+                    }
                 }
             }
         }
@@ -301,11 +316,11 @@ mod tests {
     }
 
     #[test]
-    fn an_optional_value_given_bare_records_what_its_variable_would_hold() {
+    fn an_optional_value_given_bare_records_the_empty_value() {
         let cli = Cli::parse_args(args(&["s", "--preserve-env", "--", "app"])).unwrap();
         assert_eq!(
             cli.given.os("SHORTCUT_ENV_PRESERVE_ENV"),
-            Some(std::ffi::OsStr::new("1"))
+            Some(std::ffi::OsStr::new(""))
         );
         assert!(!cli.given.has("SHORTCUT_ENV_TIMEOUT"));
         assert_eq!(cli.command, args(&["app"]));
@@ -322,5 +337,36 @@ mod tests {
                 setting.var
             );
         }
+    }
+
+    #[test]
+    fn a_repeatable_option_before_and_after_the_subcommand_keeps_both() {
+        let cli = Cli::parse_args(args(&["s", "--map", "A=B", "check", "--map", "C=D"])).unwrap();
+        assert_eq!(cli.given.all("SHORTCUT_ENV_MAP").unwrap(), ["A=B", "C=D"]);
+    }
+
+    #[test]
+    fn a_flag_value_is_utf8_and_a_path_is_not_empty() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(b"A\xff".to_vec());
+        let words = vec!["s".into(), "--require".into(), bad, "--".into(), "x".into()];
+        assert_eq!(
+            usage_error(&Cli::parse_args(words).unwrap_err()).kind(),
+            "usage"
+        );
+        let error = Cli::parse_args(args(&["s", "--credentials-dir=", "--", "x"])).unwrap_err();
+        assert_eq!(usage_error(&error).kind(), "usage");
+        let path = OsString::from_vec(b"/tmp/\xff".to_vec());
+        let words = vec![
+            "s".into(),
+            "--credentials-dir".into(),
+            path.clone(),
+            "check".into(),
+        ];
+        let cli = Cli::parse_args(words).unwrap();
+        assert_eq!(
+            cli.given.os("SHORTCUT_ENV_CREDENTIALS_DIR"),
+            Some(path.as_os_str())
+        );
     }
 }

@@ -395,9 +395,15 @@ fn resolve_policy(given: &Given, vars: &Vars) -> Result<Policy, Error> {
         pick_list(given, vars, "SHORTCUT_ENV_MAP")?,
         &allowed,
     )?;
-    // `--preserve-env` alone is `1`; `=NAMES` and the variable are a boolean or a list.
-    let preserve = match pick_named(given, vars, "SHORTCUT_ENV_PRESERVE_ENV")? {
+    // `--preserve-env` alone keeps all, `--preserve-env=NAMES` those names; the variable is a
+    // boolean (1/true/yes/on, 0/false/no/off) or a list of names.
+    const PRESERVE: &str = "SHORTCUT_ENV_PRESERVE_ENV";
+    let preserve = match pick_named(given, vars, PRESERVE)? {
         None => Preserve::None,
+        Some(("", _)) if given.has(PRESERVE) => Preserve::All,
+        Some((names, name)) if given.has(PRESERVE) => {
+            Preserve::from_list(check_names(parse_list(Some(names)), name)?)
+        }
         Some((text, name)) => match parse_bool(name, Some(text)) {
             Ok(true) => Preserve::All,
             Ok(false) => Preserve::None,
@@ -1274,5 +1280,27 @@ mod tests {
                 setting.flag
             );
         }
+    }
+
+    #[test]
+    fn preserve_env_given_bare_keeps_all_and_with_names_only_those() {
+        let policy = |given: Given| resolve(&given, &vars(PROD)).unwrap().policy.preserve;
+        assert_eq!(
+            policy(flags(&[("SHORTCUT_ENV_PRESERVE_ENV", "")])),
+            Preserve::All
+        );
+        assert_eq!(
+            policy(flags(&[("SHORTCUT_ENV_PRESERVE_ENV", "ON,X")])),
+            Preserve::Names(vec!["ON".into(), "X".into()])
+        );
+        let by_var = |value: &str| {
+            resolve_vars(&[PROD, &[("SHORTCUT_ENV_PRESERVE_ENV", value)]].concat())
+                .unwrap()
+                .policy
+                .preserve
+        };
+        assert_eq!(by_var("on"), Preserve::All);
+        assert_eq!(by_var("0"), Preserve::None);
+        assert_eq!(by_var("A,B"), Preserve::Names(vec!["A".into(), "B".into()]));
     }
 }

@@ -16,12 +16,15 @@ use crate::vars::Vars;
 pub enum Takes {
     /// `--flag VALUE`, once.
     Value,
+    /// `--flag PATH`, once: any bytes but empty (a path need not be UTF-8).
+    Path,
     /// `--flag VALUE`, repeatable, each value possibly comma-separated.
     Values,
     /// `--flag` alone: the same as the variable set to `1`.
     Switch,
-    /// `--flag` alone, or `--flag=VALUE`: alone is the same as the variable set to `bare`.
-    OptionalValue { bare: &'static str },
+    /// `--flag` alone, or `--flag=VALUE`; alone is recorded as the empty value, which the
+    /// setting's resolution tells apart from any value given.
+    OptionalValue,
 }
 
 /// What the help says when a setting is not given.
@@ -181,22 +184,28 @@ pub const SETTINGS: &[Setting] = &[
         Default::None,
         None,
     ),
-    one(
-        "SHORTCUT_ENV_CREDENTIALS_DIR",
-        "--credentials-dir",
-        "DIR",
-        "Private directory for materialized credential files",
-        Default::Described("$XDG_RUNTIME_DIR/shortcut-env, else $TMPDIR/shortcut-env-UID"),
-        None,
-    ),
-    one(
-        "SHORTCUT_ENV_FILE",
-        "--env-file",
-        "PATH",
-        "Dotenv file read in local mode",
-        Default::Described(".env, if present"),
-        None,
-    ),
+    Setting {
+        takes: Takes::Path,
+        ..one(
+            "SHORTCUT_ENV_CREDENTIALS_DIR",
+            "--credentials-dir",
+            "DIR",
+            "Private directory for materialized credential files",
+            Default::Described("$XDG_RUNTIME_DIR/shortcut-env, else $TMPDIR/shortcut-env-UID"),
+            None,
+        )
+    },
+    Setting {
+        takes: Takes::Path,
+        ..one(
+            "SHORTCUT_ENV_FILE",
+            "--env-file",
+            "PATH",
+            "Dotenv file read in local mode",
+            Default::Described(".env, if present"),
+            None,
+        )
+    },
     one(
         "SHORTCUT_ENV_LOG_FORMAT",
         "--log-format",
@@ -206,7 +215,7 @@ pub const SETTINGS: &[Setting] = &[
         None,
     ),
     Setting {
-        takes: Takes::OptionalValue { bare: "1" },
+        takes: Takes::OptionalValue,
         ..one(
             "SHORTCUT_ENV_PRESERVE_ENV",
             "--preserve-env",
@@ -339,7 +348,8 @@ pub fn setting(var: &str) -> Option<&'static Setting> {
 pub struct Given(BTreeMap<&'static str, Vec<OsString>>);
 
 impl Given {
-    /// Records a value of the flag of `var` (a switch records `1`).
+    /// Records a value of the flag of `var` (a switch records `1`, a bare optional value the
+    /// empty string).
     pub fn push(&mut self, var: &'static str, value: OsString) {
         self.0.entry(var).or_default().push(value);
     }
