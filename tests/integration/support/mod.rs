@@ -735,21 +735,23 @@ impl Outcome {
         self
     }
 
-    /// Asserts a wrapper failure: the exit status, one `error:` line and one `hint:` line, and
-    /// nothing from the command on stdout.
+    /// Asserts a wrapper failure: the exit status, one `error:` line and one `hint:` line (in
+    /// JSON logs, one error object, which carries the hint), and nothing from the command on
+    /// stdout.
     #[track_caller]
     pub fn fails(&self, expected: i32) -> &Self {
         self.code(expected);
-        let errors = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("shortcut-env: error: "))
-            .count();
-        let hints = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("hint: "))
-            .count();
+        let lines = || self.stderr.lines();
+        let (errors, hints) = if self.stderr.trim_start().starts_with('{') {
+            let errors = lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|v| v["level"] == "error" && v["hint"].is_string())
+                .count();
+            (errors, errors)
+        } else {
+            let count = |prefix: &str| lines().filter(|l| l.starts_with(prefix)).count();
+            (count("shortcut-env: error: "), count("hint: "))
+        };
         assert_eq!(
             (errors, hints),
             (1, 1),
