@@ -11,13 +11,47 @@ fn the_command_keeps_the_wrappers_pid() {
     assert_eq!(outcome.stdout.trim(), outcome.pid.to_string());
 }
 
+/// The command exits with `status`, and so does the process.
+fn exits_with(status: i32) {
+    Run::local()
+        .command(&["/bin/sh", "-c", &format!("exit {status}")])
+        .code(status)
+        .run();
+}
+
 #[test]
-fn the_commands_exit_status_is_the_process_status() {
-    for status in [0, 1, 42, 125, 126, 127, 255] {
-        let mut run = Run::local();
-        run.command(&["/bin/sh", "-c", &format!("exit {status}")]);
-        run.run().code(status);
-    }
+fn exit_status_0_is_the_process_status() {
+    exits_with(0);
+}
+
+#[test]
+fn exit_status_1_is_the_process_status() {
+    exits_with(1);
+}
+
+#[test]
+fn exit_status_42_is_the_process_status() {
+    exits_with(42);
+}
+
+#[test]
+fn exit_status_125_is_the_process_status() {
+    exits_with(125);
+}
+
+#[test]
+fn exit_status_126_of_the_command_is_the_process_status() {
+    exits_with(126);
+}
+
+#[test]
+fn exit_status_127_of_the_command_is_the_process_status() {
+    exits_with(127);
+}
+
+#[test]
+fn exit_status_255_is_the_process_status() {
+    exits_with(255);
 }
 
 #[test]

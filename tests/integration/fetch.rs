@@ -121,26 +121,38 @@ fn a_missing_secret_exits_66_with_a_hint_on_name_and_region() {
         .stderr_has("AWS_REGION");
 }
 
+/// With SECRET_NAME unset, APP_ENV=`app_env` reads `short-cut/{which}/app`.
+fn default_secret_name(app_env: &str, which: &str) {
+    // Only these tests use the guide's real names; they are created once per test process.
+    static SEEDED: std::sync::Once = std::sync::Once::new();
+    SEEDED.call_once(|| {
+        seed("short-cut/prod/app", Value::Text(r#"{"WHICH":"prod"}"#));
+        seed(
+            "short-cut/staging/app",
+            Value::Text(r#"{"WHICH":"staging"}"#),
+        );
+    });
+    Run::moto("unused")
+        .unset("SECRET_NAME")
+        .env("APP_ENV", app_env)
+        .stderr_has(&format!("short-cut/{which}/app"))
+        .sees("WHICH", which)
+        .run();
+}
+
 #[test]
-fn the_default_secret_name_follows_app_env() {
-    // Only this test uses the guide's real names.
-    seed("short-cut/prod/app", Value::Text(r#"{"WHICH":"prod"}"#));
-    seed(
-        "short-cut/staging/app",
-        Value::Text(r#"{"WHICH":"staging"}"#),
-    );
-    for (app_env, which) in [
-        ("production", "prod"),
-        ("prod", "prod"),
-        ("staging", "staging"),
-    ] {
-        let mut run = Run::moto("unused");
-        run.unset("SECRET_NAME").env("APP_ENV", app_env);
-        let (outcome, env) = run.env_seen();
-        outcome.code(0);
-        assert_eq!(env["WHICH"], which, "{app_env}");
-        outcome.stderr_has(&format!("short-cut/{which}/app"));
-    }
+fn default_secret_name_in_production() {
+    default_secret_name("production", "prod");
+}
+
+#[test]
+fn default_secret_name_in_prod() {
+    default_secret_name("prod", "prod");
+}
+
+#[test]
+fn default_secret_name_in_staging() {
+    default_secret_name("staging", "staging");
 }
 
 #[test]
@@ -161,22 +173,33 @@ fn secret_values_win_over_inherited_ones_and_the_override_is_named() {
     outcome
         .stderr_lacks("from-secret")
         .stderr_lacks("inherited\n");
+}
 
-    // --preserve-env, or its variable, reverses that.
-    for flag in [true, false] {
-        let mut run = Run::moto(&secret.name);
-        run.env("MILVUS_HOST", "inherited");
-        if flag {
-            run.arg("--preserve-env");
-        } else {
-            run.env("SHORTCUT_ENV_PRESERVE_ENV", "1");
-        }
-        let (outcome, env) = run.env_seen();
-        outcome.code(0);
-        assert_eq!(env["MILVUS_HOST"], "inherited");
-        assert_eq!(env["OTHER"], "x");
-        outcome.stderr_has("kept").stderr_has("MILVUS_HOST");
-    }
+/// An inherited MILVUS_HOST, and a secret that has one too, with `preserve` set on `run`.
+fn preserved(preserve: impl FnOnce(&mut Run)) {
+    let secret = seed_text(r#"{"MILVUS_HOST":"from-secret","OTHER":"x"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.env("MILVUS_HOST", "inherited");
+    preserve(&mut run);
+    run.stderr_has("kept")
+        .stderr_has("MILVUS_HOST")
+        .sees("MILVUS_HOST", "inherited")
+        .sees("OTHER", "x")
+        .run();
+}
+
+#[test]
+fn preserve_env_flag_keeps_inherited_values() {
+    preserved(|run| {
+        run.arg("--preserve-env");
+    });
+}
+
+#[test]
+fn preserve_env_variable_keeps_inherited_values() {
+    preserved(|run| {
+        run.env("SHORTCUT_ENV_PRESERVE_ENV", "1");
+    });
 }
 
 #[test]
