@@ -511,6 +511,7 @@ fn credentials_none_at_all_with_imds_disabled_is_77_with_a_task_role_hint() {
     without_keys()
         .stderr_has("no AWS credentials")
         .stderr_has("hint: on ECS, set the task definition's taskRoleArn")
+        .stderr_has("aws sso login")
         .within(Duration::from_secs(3))
         .run();
 }
