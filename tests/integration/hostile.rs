@@ -1156,12 +1156,12 @@ cases! {
     usage_only_dashes: usage(&["--"]);
     usage_json_log: usage(&["--bogus"]).json();
 
-    exec_not_found: local_with_key().exec(&["no-such-command-h7"]).fails(127);
+    exec_not_found: local_with_key().exec(&["no-such-command-h7"]).fails(127).has("command not found: no-such-command-h7");
     exec_not_found_absolute: local_with_key().exec(&["/no/such/command"]).fails(127);
     exec_not_found_relative: local_with_key().exec(&["./no-such-command"]).fails(127);
     exec_empty_name: local_with_key().exec(&[""]).fails(127);
     exec_directory: local_with_key().exec(&["/tmp"]).fails(126);
-    exec_not_executable: exec_file("script", b"#!/bin/sh\ntrue\n", 0o644).fails(126);
+    exec_not_executable: exec_file("script", b"#!/bin/sh\ntrue\n", 0o644).fails(126).has("Permission denied");
     exec_foreign_elf: exec_file("vax", &elf(75), 0o755).fails(126).has("Exec format error");
     exec_corrupt_elf: exec_file("corrupt", &[&b"\x7fELF"[..], &[0xff; 60][..]].concat(), 0o755).fails(126).has("Exec format error");
     exec_path_not_executable: on_path(Some(0o644), None).fails(126);
