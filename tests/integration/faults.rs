@@ -325,6 +325,8 @@ fn refused_connection_fails_fast_with_a_network_hint() {
         .fails(69)
         .stderr_has("could not reach Secrets Manager in us-east-1")
         .stderr_has("AWS_ENDPOINT_URL")
+        .stderr_has("Connection refused")
+        .stderr_has("hint: check the network path")
         .within(Duration::from_secs(4))
         .run();
 }
