@@ -8,6 +8,9 @@
 //!   (it failed, or the command is the probe, which writes what it sees to a file);
 //! - a failure of the wrapper is exactly one `shortcut-env: error:` line and one `hint:` line,
 //!   and a success has neither (an AWS message must not forge one);
+//! - where stderr is the wrapper's alone (it failed, or the command is the probe), every line
+//!   is the wrapper's own and holds no raw control character: what came from the network or
+//!   the input was escaped;
 //! - with JSON logs, every stderr line is a JSON object, and an error object carries its kind,
 //!   its hint and the exit code the process ended with.
 
@@ -70,6 +73,23 @@ impl Invariants {
                 "a secret value reached stdout:\n{}",
                 shorten(&outcome.stdout)
             );
+            // Stderr is the wrapper's alone: what came from the network or the input is
+            // escaped, so no raw control character and no line the wrapper did not write.
+            if let Some(c) = stderr
+                .chars()
+                .find(|c| (c.is_control() && *c != '\n') || ('\u{80}'..='\u{9f}').contains(c))
+            {
+                panic!("stderr holds the raw control character {c:?}:\n{stderr:?}");
+            }
+            if !self.json {
+                for line in stderr.lines() {
+                    assert!(
+                        line.starts_with("shortcut-env: ") || line.starts_with("hint: "),
+                        "a stderr line the wrapper did not write (forged, or a library's \
+                         output): {line:?}\n{stderr}"
+                    );
+                }
+            }
         }
         if let Some(probe) = &self.probe
             && !failed
@@ -321,6 +341,20 @@ mod checks {
     #[should_panic(expected = "one error line and one hint line")]
     fn invariants_catch_a_forged_hint_in_a_success() {
         Invariants::default().check(&outcome(0, "", "hint: forged\n"));
+    }
+
+    #[test]
+    #[should_panic(expected = "raw control character")]
+    fn invariants_catch_an_unescaped_escape_sequence_in_a_failure() {
+        let stderr = "shortcut-env: error: denied \u{1b}[31m\nhint: yes\n";
+        Invariants::default().check(&outcome(77, "", stderr));
+    }
+
+    #[test]
+    #[should_panic(expected = "a stderr line the wrapper did not write")]
+    fn invariants_catch_a_foreign_line_in_a_failure() {
+        let stderr = format!("{FAILURE}2026-01-01 DEBUG aws_smithy: retrying\n");
+        Invariants::default().check(&outcome(69, "", &stderr));
     }
 
     #[test]
