@@ -22,7 +22,6 @@
 //!
 //! The cases are written to the contract in design.md, not to what the code happens to do.
 
-use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,8 +54,8 @@ struct Case {
     proxy: Option<Proxy>,
     /// The proxy must see no request at all: a configuration error is found before the network.
     offline: bool,
-    /// Append the marker command (`-- sh -c 'env -0 > RAN'`); off for usage cases and custom
-    /// commands.
+    /// The probe is the command (it records what it sees in `ran`); off for usage cases and
+    /// custom commands.
     command: bool,
     /// The directory that must be empty or absent after a failure.
     creds: PathBuf,
@@ -69,7 +68,8 @@ struct Case {
 impl Case {
     fn from_run(mut run: Run) -> Case {
         let creds = run.path("creds");
-        let ran = run.path("ran");
+        // Where the probe (or a case's own command) records what the command saw.
+        let ran = run.path("probe.env0");
         run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &creds);
         Case {
             run,
@@ -355,95 +355,41 @@ fn process_field(field: &str, value: serde_json::Value) -> Case {
 
 // ---- the checker ------------------------------------------------------------------------
 
-/// Runs `case` and asserts everything the module doc promises.
+/// Runs `case` and asserts everything the module doc promises: the builder's expectations
+/// (status, messages, no call, the time bound) and its invariants (no panic, no value, one
+/// error and one hint line, only the wrapper's own escaped lines, JSON lines), then what is
+/// particular to this suite (nothing exec'd or left on disk after a failure; exactly the
+/// expected values after a success).
 fn check(mut case: Case) {
     if case.command {
-        let ran = case.ran.clone();
-        let script = "exec /usr/bin/env -0 > \"$0\"";
-        let command: Vec<OsString> = vec![
-            "--".into(),
-            "/bin/sh".into(),
-            "-c".into(),
-            script.into(),
-            ran.into(),
-        ];
-        for part in command {
-            case.run.arg(part);
-        }
+        case.run.probe();
     }
-    let outcome = case.run.run_within(BOUND);
-    let stderr = &outcome.stderr;
-    let json = stderr.trim_start().starts_with('{');
-
-    assert!(
-        outcome.elapsed < BOUND,
-        "took {:?} (a hang?); stderr:\n{stderr}",
-        outcome.elapsed
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "a panic:\n{stderr}"
-    );
-    for (what, text) in [("stdout", &outcome.stdout), ("stderr", stderr)] {
-        assert!(
-            !text.contains(MARKER),
-            "a secret value leaked to {what}:\n{text}"
-        );
-    }
-    if let Some(c) = stderr
-        .chars()
-        .find(|c| (c.is_control() && *c != '\n') || ('\u{80}'..='\u{9f}').contains(c))
-    {
-        panic!("stderr holds the raw control character {c:?}:\n{stderr:?}");
-    }
+    case.run.within(BOUND);
     for needle in &case.needles {
-        assert!(
-            stderr.contains(needle.as_str()),
-            "stderr lacks {needle:?}:\n{stderr}"
-        );
+        case.run.stderr_has(needle);
     }
-
     match &case.expect {
         Expect::Fail(code) => {
-            assert_eq!(
-                outcome.code,
-                Some(*code),
-                "unexpected exit status; stderr:\n{stderr}"
-            );
-            if json {
-                check_json_failure(stderr, *code);
-            } else {
-                check_text_failure(stderr);
-            }
-            assert!(
-                outcome.stdout.is_empty(),
-                "a failure printed on stdout:\n{}",
-                outcome.stdout
-            );
-            assert!(!case.ran.exists(), "the command ran despite the failure");
-            assert_empty(&case.creds, "the credentials directory");
-            assert_empty(&case.run.path("tmp"), "the temp dir");
+            case.run.fails(*code);
             if case.offline
                 && let Some(proxy) = &case.proxy
             {
-                let seen = proxy.targets();
-                assert!(
-                    seen.is_empty(),
-                    "a configuration error must be found before any network call; the proxy \
-                     saw {seen:?}\n{stderr}"
-                );
+                case.run.via(proxy).offline();
             }
         }
+        Expect::Succeed { .. } => {
+            case.run.code(0);
+        }
+    }
+    let outcome = case.run.run();
+    let stderr = &outcome.stderr;
+    match &case.expect {
+        Expect::Fail(_) => {
+            assert!(!case.ran.exists(), "the command ran despite the failure");
+            assert_empty(&case.creds, "the credentials directory");
+            assert_empty(&case.run.path("tmp"), "the temp dir");
+        }
         Expect::Succeed { sees, hidden } => {
-            assert_eq!(outcome.code, Some(0), "the start failed; stderr:\n{stderr}");
-            let forged = stderr
-                .lines()
-                .filter(|l| l.starts_with("shortcut-env: error:") || l.starts_with("hint:"))
-                .count();
-            assert_eq!(
-                forged, 0,
-                "an error or hint line in a success (forged?):\n{stderr}"
-            );
             assert!(
                 outcome.stdout.is_empty(),
                 "the wrapper printed on stdout:\n{}",
@@ -451,7 +397,7 @@ fn check(mut case: Case) {
             );
             let seen = std::fs::read(&case.ran)
                 .unwrap_or_else(|e| panic!("the command did not run ({e}); stderr:\n{stderr}"));
-            let seen = env0(&seen);
+            let seen = expect::env0(&seen);
             for (name, value) in sees {
                 assert_eq!(
                     seen.get(name).map(String::as_str),
@@ -470,38 +416,6 @@ fn check(mut case: Case) {
     }
 }
 
-/// One error line and one hint line, and nothing on stderr that the wrapper did not write.
-fn check_text_failure(stderr: &str) {
-    let count = |prefix: &str| stderr.lines().filter(|l| l.starts_with(prefix)).count();
-    assert_eq!(
-        (count("shortcut-env: error: "), count("hint: ")),
-        (1, 1),
-        "expected one error and one hint line:\n{stderr}"
-    );
-    for line in stderr.lines() {
-        assert!(
-            line.starts_with("shortcut-env: ") || line.starts_with("hint: "),
-            "a line the wrapper did not write (forged, or a library's output): {line:?}\n{stderr}"
-        );
-    }
-}
-
-/// Every line a JSON object; exactly one error object, with its kind, exit code and hint.
-fn check_json_failure(stderr: &str, code: i32) {
-    let mut errors = 0;
-    for line in stderr.lines() {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("a stderr line is not JSON ({e}): {line:?}\n{stderr}"));
-        if value["level"] == "error" {
-            errors += 1;
-            assert!(value["error"].is_string(), "no error kind: {line}");
-            assert!(value["hint"].is_string(), "no hint: {line}");
-            assert_eq!(value["exit_code"], code, "exit_code field: {line}");
-        }
-    }
-    assert_eq!(errors, 1, "expected one error object:\n{stderr}");
-}
-
 /// `dir` is absent, or holds nothing (hidden files included).
 #[track_caller]
 fn assert_empty(dir: &Path, what: &str) {
@@ -514,18 +428,6 @@ fn assert_empty(dir: &Path, what: &str) {
             .collect();
         assert!(left.is_empty(), "files left in {what}: {left:?}");
     }
-}
-
-fn env0(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
-    bytes
-        .split(|b| *b == 0)
-        .filter(|entry| !entry.is_empty())
-        .filter_map(|entry| {
-            let text = String::from_utf8_lossy(entry);
-            let (k, v) = text.split_once('=')?;
-            Some((k.to_string(), v.to_string()))
-        })
-        .collect()
 }
 
 /// Named cases: `name: expression;`, each a `#[test]` that runs the checker on it.
