@@ -1,7 +1,5 @@
 //! Fetching from Secrets Manager (moto on loopback) and the secret → environment rules.
 
-use std::time::Duration;
-
 use crate::support::*;
 
 #[test]
@@ -121,26 +119,38 @@ fn a_missing_secret_exits_66_with_a_hint_on_name_and_region() {
         .stderr_has("AWS_REGION");
 }
 
+/// With SECRET_NAME unset, APP_ENV=`app_env` reads `short-cut/{which}/app`.
+fn default_secret_name(app_env: &str, which: &str) {
+    // Only these tests use the guide's real names; they are created once per test process.
+    static SEEDED: std::sync::Once = std::sync::Once::new();
+    SEEDED.call_once(|| {
+        seed("short-cut/prod/app", Value::Text(r#"{"WHICH":"prod"}"#));
+        seed(
+            "short-cut/staging/app",
+            Value::Text(r#"{"WHICH":"staging"}"#),
+        );
+    });
+    Run::moto("unused")
+        .unset("SECRET_NAME")
+        .env("APP_ENV", app_env)
+        .stderr_has(&format!("short-cut/{which}/app"))
+        .sees("WHICH", which)
+        .run();
+}
+
 #[test]
-fn the_default_secret_name_follows_app_env() {
-    // Only this test uses the guide's real names.
-    seed("short-cut/prod/app", Value::Text(r#"{"WHICH":"prod"}"#));
-    seed(
-        "short-cut/staging/app",
-        Value::Text(r#"{"WHICH":"staging"}"#),
-    );
-    for (app_env, which) in [
-        ("production", "prod"),
-        ("prod", "prod"),
-        ("staging", "staging"),
-    ] {
-        let mut run = Run::moto("unused");
-        run.unset("SECRET_NAME").env("APP_ENV", app_env);
-        let (outcome, env) = run.env_seen();
-        outcome.code(0);
-        assert_eq!(env["WHICH"], which, "{app_env}");
-        outcome.stderr_has(&format!("short-cut/{which}/app"));
-    }
+fn default_secret_name_in_production() {
+    default_secret_name("production", "prod");
+}
+
+#[test]
+fn default_secret_name_in_prod() {
+    default_secret_name("prod", "prod");
+}
+
+#[test]
+fn default_secret_name_in_staging() {
+    default_secret_name("staging", "staging");
 }
 
 #[test]
@@ -161,22 +171,33 @@ fn secret_values_win_over_inherited_ones_and_the_override_is_named() {
     outcome
         .stderr_lacks("from-secret")
         .stderr_lacks("inherited\n");
+}
 
-    // --preserve-env, or its variable, reverses that.
-    for flag in [true, false] {
-        let mut run = Run::moto(&secret.name);
-        run.env("MILVUS_HOST", "inherited");
-        if flag {
-            run.arg("--preserve-env");
-        } else {
-            run.env("SHORTCUT_ENV_PRESERVE_ENV", "1");
-        }
-        let (outcome, env) = run.env_seen();
-        outcome.code(0);
-        assert_eq!(env["MILVUS_HOST"], "inherited");
-        assert_eq!(env["OTHER"], "x");
-        outcome.stderr_has("kept").stderr_has("MILVUS_HOST");
-    }
+/// An inherited MILVUS_HOST, and a secret that has one too, with `preserve` set on `run`.
+fn preserved(preserve: impl FnOnce(&mut Run)) {
+    let secret = seed_text(r#"{"MILVUS_HOST":"from-secret","OTHER":"x"}"#);
+    let mut run = Run::moto(&secret.name);
+    run.env("MILVUS_HOST", "inherited");
+    preserve(&mut run);
+    run.stderr_has("kept")
+        .stderr_has("MILVUS_HOST")
+        .sees("MILVUS_HOST", "inherited")
+        .sees("OTHER", "x")
+        .run();
+}
+
+#[test]
+fn preserve_env_flag_keeps_inherited_values() {
+    preserved(|run| {
+        run.arg("--preserve-env");
+    });
+}
+
+#[test]
+fn preserve_env_variable_keeps_inherited_values() {
+    preserved(|run| {
+        run.env("SHORTCUT_ENV_PRESERVE_ENV", "1");
+    });
 }
 
 #[test]
@@ -199,22 +220,25 @@ fn protected_names_are_never_set_from_a_secret() {
 }
 
 #[test]
-fn required_keys_are_checked_before_exec_and_all_named() {
-    let secret = seed_text(r#"{"OPENAI_API_KEY":"x"}"#);
-    let mut run = Run::moto(&secret.name);
-    run.env(
-        "SHORTCUT_ENV_REQUIRE",
-        "OPENAI_API_KEY,PINECONE_API_KEY,GCP_PROJECT_ID",
-    )
-    .command(&["/bin/echo", "ran"]);
-    run.run()
+fn required_keys_missing_are_65_and_all_named_before_exec() {
+    Run::secret(r#"{"OPENAI_API_KEY":"x"}"#)
+        .env(
+            "SHORTCUT_ENV_REQUIRE",
+            "OPENAI_API_KEY,PINECONE_API_KEY,GCP_PROJECT_ID",
+        )
+        .probe()
         .fails(65)
-        .stderr_has("PINECONE_API_KEY, GCP_PROJECT_ID");
-    let mut run = Run::moto(&secret.name);
-    run.arg("--require")
+        .stderr_has("PINECONE_API_KEY, GCP_PROJECT_ID")
+        .run();
+}
+
+#[test]
+fn required_key_present_lets_the_command_run() {
+    Run::secret(r#"{"OPENAI_API_KEY":"x"}"#)
+        .arg("--require")
         .arg("OPENAI_API_KEY")
-        .command(&["/bin/echo", "ran"]);
-    run.run().code(0);
+        .sees("OPENAI_API_KEY", "x")
+        .run();
 }
 
 #[test]
@@ -232,25 +256,28 @@ fn the_service_specific_endpoint_variable_is_honoured() {
 }
 
 #[test]
-fn a_version_stage_can_be_chosen_for_a_rollback() {
+fn version_stage_awscurrent_is_the_default() {
     let secret = seed_text(r#"{"V":"one"}"#);
     let second = put_value(&secret.name, r#"{"V":"two"}"#);
-    let (outcome, env) = Run::moto(&secret.name).env_seen();
-    outcome
-        .code(0)
-        .stderr_has(&format!("version {second}, AWSCURRENT"));
-    assert_eq!(env["V"], "two");
-    let mut run = Run::moto(&secret.name);
-    run.env("SECRET_VERSION_STAGE", "AWSPREVIOUS");
-    let (outcome, env) = run.env_seen();
-    outcome
-        .code(0)
-        .stderr_has(&format!("version {}, AWSPREVIOUS", secret.version_id));
-    assert_eq!(env["V"], "one");
+    Run::moto(&secret.name)
+        .stderr_has(&format!("version {second}, AWSCURRENT"))
+        .sees("V", "two")
+        .run();
 }
 
 #[test]
-fn json_logs_are_one_object_per_line() {
+fn version_stage_awsprevious_rolls_back() {
+    let secret = seed_text(r#"{"V":"one"}"#);
+    put_value(&secret.name, r#"{"V":"two"}"#);
+    Run::moto(&secret.name)
+        .env("SECRET_VERSION_STAGE", "AWSPREVIOUS")
+        .stderr_has(&format!("version {}, AWSPREVIOUS", secret.version_id))
+        .sees("V", "one")
+        .run();
+}
+
+#[test]
+fn json_logs_success_is_warnings_then_one_info_object() {
     let secret = seed_text(r#"{"A":"LEAKMARKER","N":null,"PATH":"x"}"#);
     let mut run = Run::moto(&secret.name);
     run.env("SHORTCUT_ENV_LOG_FORMAT", "json")
@@ -271,11 +298,16 @@ fn json_logs_are_one_object_per_line() {
     assert_eq!(info["keys"], 1);
     assert!(info["elapsed_ms"].is_u64());
     assert!(lines[..2].iter().all(|l| l["level"] == "warning"));
+}
 
-    let mut run = Run::moto(&unique("short-cut/absent/app"));
-    run.arg("--log-format").arg("json").command(&["/bin/true"]);
-    let outcome = run.run();
-    outcome.code(66);
+#[test]
+fn json_logs_failure_is_one_error_object_with_kind_code_and_hint() {
+    let outcome = Run::moto(&unique("short-cut/absent/app"))
+        .arg("--log-format")
+        .arg("json")
+        .probe()
+        .fails(66)
+        .run();
     let error: serde_json::Value = serde_json::from_str(outcome.stderr.trim()).unwrap();
     assert_eq!(error["level"], "error");
     assert_eq!(error["error"], "secret-not-found");
@@ -283,62 +315,22 @@ fn json_logs_are_one_object_per_line() {
     assert!(error["hint"].as_str().unwrap().contains("SECRET_NAME"));
 }
 
-#[test]
-fn an_unreachable_endpoint_exits_69() {
-    let mut run = Run::aws(
-        &format!("http://127.0.0.1:{}", endpoints::closed_port()),
-        "s",
-    );
-    run.env("SHORTCUT_ENV_TIMEOUT", "3")
-        .command(&["/bin/echo", "ran"]);
-    run.run()
-        .fails(69)
-        .stderr_has("Connection refused")
-        .stderr_has("hint: check the network path");
-}
+// (A refused connection and a hang: faults::refused_connection_* and faults::deadline_*.)
+
+// (Throttled twice, then the third attempt succeeds: faults::transient_throttled_twice_then_ok.)
 
 #[test]
-fn a_hanging_endpoint_fails_by_the_configured_deadline() {
-    let proxy = Proxy::start(moto().port);
-    proxy.always(Fault::Hang);
-    let mut run = Run::aws(&proxy.url(), "s");
-    run.env("SHORTCUT_ENV_TIMEOUT", "1.5")
-        .command(&["/bin/echo", "ran"]);
-    let outcome = run.run();
-    outcome.fails(69).stderr_has("1.5 s");
-    // Bounded by the deadline, not by the SDK's or the endpoint's own limits (30 s here); the
-    // margin is generous on purpose, this is not a performance assertion.
-    assert!(
-        outcome.elapsed < Duration::from_secs(15),
-        "{:?}",
-        outcome.elapsed
-    );
-}
-
-#[test]
-fn retries_follow_the_configured_attempts() {
-    let secret = seed_text(r#"{"A":"1"}"#);
-    let throttled = Fault::Error {
+fn retries_with_a_single_attempt_the_first_throttle_is_final() {
+    let mut run = Run::proxied(&seed_text(r#"{"A":"1"}"#).name);
+    run.always(Fault::Error {
         status: 400,
         code: "ThrottlingException",
         message: "Rate exceeded",
-    };
-    // Two throttled answers, then moto: the third attempt succeeds.
-    let proxy = Proxy::start(moto().port);
-    proxy.then(throttled.clone()).then(throttled.clone());
-    let mut run = Run::aws(&proxy.url(), &secret.name);
-    run.env("SHORTCUT_ENV_INITIAL_BACKOFF", "0.05");
-    let (outcome, env) = run.env_seen();
-    outcome.code(0);
-    assert_eq!(env["A"], "1");
-    assert_eq!(proxy.targets().len(), 3);
-
-    // With a single attempt allowed, the first throttle is final.
-    let proxy = Proxy::start(moto().port);
-    proxy.always(throttled);
-    let mut run = Run::aws(&proxy.url(), &secret.name);
-    run.env("SHORTCUT_ENV_MAX_ATTEMPTS", "1")
-        .command(&["/bin/echo", "ran"]);
-    run.run().fails(69).stderr_has("ThrottlingException");
-    assert_eq!(proxy.targets().len(), 1);
+    })
+    .env("SHORTCUT_ENV_MAX_ATTEMPTS", "1")
+    .probe()
+    .fails(69)
+    .stderr_has("ThrottlingException")
+    .calls("GetSecretValue", 1)
+    .run();
 }

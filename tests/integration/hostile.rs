@@ -22,7 +22,6 @@
 //!
 //! The cases are written to the contract in design.md, not to what the code happens to do.
 
-use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,8 +54,8 @@ struct Case {
     proxy: Option<Proxy>,
     /// The proxy must see no request at all: a configuration error is found before the network.
     offline: bool,
-    /// Append the marker command (`-- sh -c 'env -0 > RAN'`); off for usage cases and custom
-    /// commands.
+    /// The probe is the command (it records what it sees in `ran`); off for usage cases and
+    /// custom commands.
     command: bool,
     /// The directory that must be empty or absent after a failure.
     creds: PathBuf,
@@ -69,7 +68,8 @@ struct Case {
 impl Case {
     fn from_run(mut run: Run) -> Case {
         let creds = run.path("creds");
-        let ran = run.path("ran");
+        // Where the probe (or a case's own command) records what the command saw.
+        let ran = run.path("probe.env0");
         run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &creds);
         Case {
             run,
@@ -355,95 +355,41 @@ fn process_field(field: &str, value: serde_json::Value) -> Case {
 
 // ---- the checker ------------------------------------------------------------------------
 
-/// Runs `case` and asserts everything the module doc promises.
+/// Runs `case` and asserts everything the module doc promises: the builder's expectations
+/// (status, messages, no call, the time bound) and its invariants (no panic, no value, one
+/// error and one hint line, only the wrapper's own escaped lines, JSON lines), then what is
+/// particular to this suite (nothing exec'd or left on disk after a failure; exactly the
+/// expected values after a success).
 fn check(mut case: Case) {
     if case.command {
-        let ran = case.ran.clone();
-        let script = "exec /usr/bin/env -0 > \"$0\"";
-        let command: Vec<OsString> = vec![
-            "--".into(),
-            "/bin/sh".into(),
-            "-c".into(),
-            script.into(),
-            ran.into(),
-        ];
-        for part in command {
-            case.run.arg(part);
-        }
+        case.run.probe();
     }
-    let outcome = case.run.run_within(BOUND);
-    let stderr = &outcome.stderr;
-    let json = stderr.trim_start().starts_with('{');
-
-    assert!(
-        outcome.elapsed < BOUND,
-        "took {:?} (a hang?); stderr:\n{stderr}",
-        outcome.elapsed
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "a panic:\n{stderr}"
-    );
-    for (what, text) in [("stdout", &outcome.stdout), ("stderr", stderr)] {
-        assert!(
-            !text.contains(MARKER),
-            "a secret value leaked to {what}:\n{text}"
-        );
-    }
-    if let Some(c) = stderr
-        .chars()
-        .find(|c| (c.is_control() && *c != '\n') || ('\u{80}'..='\u{9f}').contains(c))
-    {
-        panic!("stderr holds the raw control character {c:?}:\n{stderr:?}");
-    }
+    case.run.within(BOUND);
     for needle in &case.needles {
-        assert!(
-            stderr.contains(needle.as_str()),
-            "stderr lacks {needle:?}:\n{stderr}"
-        );
+        case.run.stderr_has(needle);
     }
-
     match &case.expect {
         Expect::Fail(code) => {
-            assert_eq!(
-                outcome.code,
-                Some(*code),
-                "unexpected exit status; stderr:\n{stderr}"
-            );
-            if json {
-                check_json_failure(stderr, *code);
-            } else {
-                check_text_failure(stderr);
-            }
-            assert!(
-                outcome.stdout.is_empty(),
-                "a failure printed on stdout:\n{}",
-                outcome.stdout
-            );
-            assert!(!case.ran.exists(), "the command ran despite the failure");
-            assert_empty(&case.creds, "the credentials directory");
-            assert_empty(&case.run.path("tmp"), "the temp dir");
+            case.run.fails(*code);
             if case.offline
                 && let Some(proxy) = &case.proxy
             {
-                let seen = proxy.targets();
-                assert!(
-                    seen.is_empty(),
-                    "a configuration error must be found before any network call; the proxy \
-                     saw {seen:?}\n{stderr}"
-                );
+                case.run.via(proxy).offline();
             }
         }
+        Expect::Succeed { .. } => {
+            case.run.code(0);
+        }
+    }
+    let outcome = case.run.run();
+    let stderr = &outcome.stderr;
+    match &case.expect {
+        Expect::Fail(_) => {
+            assert!(!case.ran.exists(), "the command ran despite the failure");
+            assert_empty(&case.creds, "the credentials directory");
+            assert_empty(&case.run.path("tmp"), "the temp dir");
+        }
         Expect::Succeed { sees, hidden } => {
-            assert_eq!(outcome.code, Some(0), "the start failed; stderr:\n{stderr}");
-            let forged = stderr
-                .lines()
-                .filter(|l| l.starts_with("shortcut-env: error:") || l.starts_with("hint:"))
-                .count();
-            assert_eq!(
-                forged, 0,
-                "an error or hint line in a success (forged?):\n{stderr}"
-            );
             assert!(
                 outcome.stdout.is_empty(),
                 "the wrapper printed on stdout:\n{}",
@@ -451,7 +397,7 @@ fn check(mut case: Case) {
             );
             let seen = std::fs::read(&case.ran)
                 .unwrap_or_else(|e| panic!("the command did not run ({e}); stderr:\n{stderr}"));
-            let seen = env0(&seen);
+            let seen = expect::env0(&seen);
             for (name, value) in sees {
                 assert_eq!(
                     seen.get(name).map(String::as_str),
@@ -470,38 +416,6 @@ fn check(mut case: Case) {
     }
 }
 
-/// One error line and one hint line, and nothing on stderr that the wrapper did not write.
-fn check_text_failure(stderr: &str) {
-    let count = |prefix: &str| stderr.lines().filter(|l| l.starts_with(prefix)).count();
-    assert_eq!(
-        (count("shortcut-env: error: "), count("hint: ")),
-        (1, 1),
-        "expected one error and one hint line:\n{stderr}"
-    );
-    for line in stderr.lines() {
-        assert!(
-            line.starts_with("shortcut-env: ") || line.starts_with("hint: "),
-            "a line the wrapper did not write (forged, or a library's output): {line:?}\n{stderr}"
-        );
-    }
-}
-
-/// Every line a JSON object; exactly one error object, with its kind, exit code and hint.
-fn check_json_failure(stderr: &str, code: i32) {
-    let mut errors = 0;
-    for line in stderr.lines() {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("a stderr line is not JSON ({e}): {line:?}\n{stderr}"));
-        if value["level"] == "error" {
-            errors += 1;
-            assert!(value["error"].is_string(), "no error kind: {line}");
-            assert!(value["hint"].is_string(), "no hint: {line}");
-            assert_eq!(value["exit_code"], code, "exit_code field: {line}");
-        }
-    }
-    assert_eq!(errors, 1, "expected one error object:\n{stderr}");
-}
-
 /// `dir` is absent, or holds nothing (hidden files included).
 #[track_caller]
 fn assert_empty(dir: &Path, what: &str) {
@@ -514,18 +428,6 @@ fn assert_empty(dir: &Path, what: &str) {
             .collect();
         assert!(left.is_empty(), "files left in {what}: {left:?}");
     }
-}
-
-fn env0(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
-    bytes
-        .split(|b| *b == 0)
-        .filter(|entry| !entry.is_empty())
-        .filter_map(|entry| {
-            let text = String::from_utf8_lossy(entry);
-            let (k, v) = text.split_once('=')?;
-            Some((k.to_string(), v.to_string()))
-        })
-        .collect()
 }
 
 /// Named cases: `name: expression;`, each a `#[test]` that runs the checker on it.
@@ -613,6 +515,7 @@ fn protected(name: &str) -> Case {
         .hides(name, &format!("{MARKER}-value"))
         .sees("FINE", "fine")
         .has(name)
+        .has("skipped protected names")
 }
 
 /// An ordinary key that only looks like a protected one reaches the command.
@@ -753,41 +656,42 @@ cases! {
     nested_array_compact: number(r#"[ "x" , null ]"#, r#"["x",null]"#);
     null_value_skipped: secret(&format!(r#"{{"N":null,"M":"{MARKER}"}}"#)).hides("N", "null").has("N");
 
-    object_empty: secret("{}").runs();
-    object_plain_text: not_object(&format!("{MARKER} plain text"));
-    object_array: not_object(&format!(r#"["{MARKER}"]"#));
-    object_number: not_object("19530");
-    object_string: not_object(&format!(r#""{MARKER}""#));
-    object_null: not_object("null");
+    object_empty: secret("{}").runs().has("has no keys");
+    object_plain_text: not_object(&format!("{MARKER} plain text")).has("not valid JSON");
+    object_array: not_object(&format!(r#"["{MARKER}"]"#)).has("a JSON array");
+    object_number: not_object("19530").has("a JSON number");
+    object_string: not_object(&format!(r#""{MARKER}""#)).has("a JSON string");
+    object_null: not_object("null").has("JSON null");
     object_true: not_object("true");
-    object_whitespace: not_object(" \n\t ");
-    object_trailing_text: not_object(&format!(r#"{{"A":"1"}} {MARKER}"#));
+    object_whitespace: not_object(" \n\t ").has("empty");
+    object_trailing_text: not_object(&format!(r#"{{"A":"1"}} {MARKER}"#)).has("not valid JSON");
     object_two_objects: not_object(&format!(r#"{{"A":"1"}}{{"B":"{MARKER}"}}"#));
-    object_bom: not_object(&format!("\u{feff}{{\"A\":\"{MARKER}\"}}"));
-    object_nested_10000: not_object(&nested(10_000));
+    object_bom: not_object(&format!("\u{feff}{{\"A\":\"{MARKER}\"}}")).has("not valid JSON");
+    object_nested_10000: not_object(&nested(10_000)).has("not valid JSON");
+    object_number_out_of_range: not_object(r#"{"A":1e400}"#);
     object_lone_surrogate: not_object(&format!(r#"{{"A":"{MARKER}\ud800"}}"#));
     object_unterminated: not_object(&format!(r#"{{"A":"{MARKER}"#));
     object_single_quotes: not_object(&format!("{{'A':'{MARKER}'}}"));
     object_trailing_comma: not_object(&format!(r#"{{"A":"{MARKER}",}}"#));
     object_comment: not_object(&format!("{{\"A\":\"{MARKER}\" // note\n}}"));
-    object_value_nul: not_object(&format!(r#"{{"A":"{MARKER}\u0000x"}}"#));
-    object_empty_string: answer_with(r#","SecretString":"""#).fails_online(65);
-    object_no_value: answer_with("").fails_online(65);
-    object_binary: answer_with(r#","SecretBinary":"TEVBS01BUktFUgABAv8=""#).fails_online(65);
+    object_value_nul: not_object(&format!(r#"{{"A":"{MARKER}\u0000x"}}"#)).has("value of key A").has("NUL byte");
+    object_empty_string: answer_with(r#","SecretString":"""#).fails_online(65).has("the secret string is empty");
+    object_no_value: answer_with("").fails_online(65).has("the secret has no value");
+    object_binary: answer_with(r#","SecretBinary":"TEVBS01BUktFUgABAv8=""#).fails_online(65).has("binary");
 
-    key_leading_digit: key("1ABC").fails_online(65).has("1ABC");
-    key_dash: key("A-B").fails_online(65).has("A-B");
-    key_equals: key("A=B").fails_online(65);
-    key_empty: key("").fails_online(65);
-    key_space: key("A B").fails_online(65);
+    key_leading_digit: key("1ABC").fails_online(65).has("1ABC").has(r#"key "1ABC""#);
+    key_dash: key("A-B").fails_online(65).has("A-B").has(r#"key "A-B""#);
+    key_equals: key("A=B").fails_online(65).has(r#"key "A=B""#);
+    key_empty: key("").fails_online(65).has(r#"key """#);
+    key_space: key("A B").fails_online(65).has(r#"key "A B""#);
     key_dot: key("A.B").fails_online(65);
     key_dollar: key("$A").fails_online(65);
     key_semicolon: key("A;rm").fails_online(65);
     key_backtick: key("A`id`").fails_online(65);
     key_slash: key("../A").fails_online(65);
-    key_umlaut: key("ÄÖ").fails_online(65);
+    key_umlaut: key("ÄÖ").fails_online(65).has(r#"key "ÄÖ""#);
     key_emoji: key("KEY_😀").fails_online(65);
-    key_nul: key("A\0B").fails_online(65);
+    key_nul: key("A\0B").fails_online(65).has("is not a valid environment variable");
     key_cyrillic_a: key("\u{410}PI_KEY").fails_online(65);
     key_fullwidth: key("ＰＡＴＨ").fails_online(65);
     key_zero_width_space: key("API\u{200b}_KEY").fails_online(65);
@@ -800,23 +704,23 @@ cases! {
     key_pasted_60k: pasted_key(60_000);
     key_json_log: key("A-B").fails_online(65).json();
 
-    dup_plain: secret(&format!(r#"{{"A":"{MARKER}1","A":"{MARKER}2"}}"#)).fails_online(65).has("A");
+    dup_plain: secret(&format!(r#"{{"A":"{MARKER}1","A":"{MARKER}2"}}"#)).fails_online(65).has("A").has("key A appears more than once");
     dup_escaped: secret(&format!(r#"{{"A":"{MARKER}1","\u0041":"{MARKER}2"}}"#)).fails_online(65);
     dup_with_null: secret(&format!(r#"{{"A":null,"A":"{MARKER}"}}"#)).fails_online(65);
     dup_same_value: secret(&format!(r#"{{"A":"{MARKER}","A":"{MARKER}"}}"#)).fails_online(65);
     dup_json_key_ref: {
         let seeded = seed_text(&format!(r#"{{"A":"{MARKER}1","A":"{MARKER}2"}}"#));
-        config().env("SECRET_NAME", format!("{}:A", seeded.name)).fails_online(65)
+        config().env("SECRET_NAME", format!("{}:A", seeded.name)).fails_online(65).has("key A appears more than once")
     };
     dup_var_json_key_ref: {
         let seeded = seed_text(&format!(r#"{{"A":"{MARKER}1","A":"{MARKER}2","B":"x"}}"#));
-        config().env("SECRET_NAME", format!("V={}:B", seeded.name)).fails_online(65)
+        config().env("SECRET_NAME", format!("V={}:B", seeded.name)).fails_online(65).has("more than once")
     };
-    dup_gcp_type: gcp(r#"{"type":"service_account","type":"authorized_user","project_id":"p"}"#).fails_online(65);
+    dup_gcp_type: gcp(r#"{"type":"service_account","type":"authorized_user","project_id":"p"}"#).fails_online(65).has(r#"its "type" member appears more than once"#);
 
     select_no_selection_fails: bad_and_good().fails_online(65).has("my-key");
     select_exclude_env: bad_and_good().env("SHORTCUT_ENV_EXCLUDE", "my-key").sees("OK", &format!("{MARKER}-ok"));
-    select_exclude_flag: bad_and_good().arg("--exclude").arg("my-key").sees("OK", &format!("{MARKER}-ok"));
+    select_exclude_flag: bad_and_good().arg("--exclude").arg("my-key").sees("OK", &format!("{MARKER}-ok")).has("loaded 1 key");
     select_exclude_glob: bad_and_good().arg("--exclude").arg("*-*").sees("OK", &format!("{MARKER}-ok"));
     select_only: bad_and_good().env("SHORTCUT_ENV_ONLY", "OK").sees("OK", &format!("{MARKER}-ok"));
     select_map: bad_and_good().env("SHORTCUT_ENV_MAP", "my-key=MY_KEY").sees("MY_KEY", &format!("{MARKER}-bad"));
@@ -830,16 +734,16 @@ cases! {
 // ---- inputs: the GCP key ------------------------------------------------------------------
 
 cases! {
-    gcp_not_json: gcp(&format!("{MARKER} not json")).fails_online(65);
-    gcp_array: gcp(&format!(r#"["{MARKER}"]"#)).fails_online(65);
+    gcp_not_json: gcp(&format!("{MARKER} not json")).fails_online(65).has("GOOGLE_APPLICATION_CREDENTIALS_JSON is unusable: not valid JSON");
+    gcp_array: gcp(&format!(r#"["{MARKER}"]"#)).fails_online(65).has("not a JSON object");
     gcp_string: gcp(&format!(r#""{MARKER}""#)).fails_online(65);
     gcp_number: gcp("42").fails_online(65);
     gcp_null: gcp("null").fails_online(65);
     gcp_true: gcp("true").fails_online(65);
     gcp_empty: gcp("").fails_online(65);
     gcp_empty_object: gcp("{}").fails_online(65);
-    gcp_no_type: gcp(&format!(r#"{{"private_key":"{MARKER}"}}"#)).fails_online(65);
-    gcp_type_number: gcp(&format!(r#"{{"type":1,"private_key":"{MARKER}"}}"#)).fails_online(65);
+    gcp_no_type: gcp(&format!(r#"{{"private_key":"{MARKER}"}}"#)).fails_online(65).has(r#"no "type" field"#);
+    gcp_type_number: gcp(&format!(r#"{{"type":1,"private_key":"{MARKER}"}}"#)).fails_online(65).has(r#""type" field is not a non-empty string"#);
     gcp_type_empty: gcp(&format!(r#"{{"type":"","private_key":"{MARKER}"}}"#)).fails_online(65);
     gcp_type_null: gcp(&format!(r#"{{"type":null,"private_key":"{MARKER}"}}"#)).fails_online(65);
     gcp_type_array: gcp(&format!(r#"{{"type":["service_account"],"private_key":"{MARKER}"}}"#)).fails_online(65);
@@ -847,7 +751,7 @@ cases! {
     gcp_trailing_text: gcp(&format!(r#"{{"type":"service_account"}} {MARKER}"#)).fails_online(65);
     gcp_bom: gcp(&format!("\u{feff}{{\"type\":\"service_account\",\"k\":\"{MARKER}\"}}")).fails_online(65);
     gcp_nested_deep: gcp(&nested(5_000)).fails_online(65);
-    gcp_over_64k: gcp(&format!(r#"{{"type":"service_account","pad":"{}{MARKER}"}}"#, "a".repeat(70_000))).fails_online(65);
+    gcp_over_64k: gcp(&format!(r#"{{"type":"service_account","pad":"{}{MARKER}"}}"#, "a".repeat(70_000))).fails_online(65).has("more than the 65536 bytes");
     gcp_single_quotes: gcp(&format!("{{'type':'service_account','k':'{MARKER}'}}")).fails_online(65);
     gcp_json_log: gcp(&format!("{MARKER} not json")).fails_online(65).json();
 }
@@ -1048,15 +952,15 @@ cases! {
     names_allow_key_space: config().arg("--allow-key").arg("A B").fails(78);
     names_allow_key_equals: config().arg("--allow-key").arg("A=B").fails(78);
     names_allow_key_fullwidth: config().arg("--allow-key").arg("ＰＡＴＨ").fails(78);
-    names_allow_key_env: config().env("SHORTCUT_ENV_ALLOW_KEY", "A-B").fails(78).has("SHORTCUT_ENV_ALLOW_KEY");
+    names_allow_key_env: config().env("SHORTCUT_ENV_ALLOW_KEY", "A-B").fails(78).has("SHORTCUT_ENV_ALLOW_KEY").has(r#"SHORTCUT_ENV_ALLOW_KEY="A-B" is not valid"#);
     names_require_digit: config().arg("--require").arg("1X").fails(78).has("--require");
-    names_require_dash: config().arg("--require").arg("A-B").fails(78).has("--require");
+    names_require_dash: config().arg("--require").arg("A-B").fails(78).has("--require").has(r#"--require="A-B" is not valid"#);
     names_require_space: config().arg("--require").arg("A B").fails(78);
     names_require_equals: config().arg("--require").arg("A=B").fails(78);
     names_require_fullwidth: config().arg("--require").arg("ＰＡＴＨ").fails(78);
     names_require_env: config().env("SHORTCUT_ENV_REQUIRE", "A-B").fails(78).has("SHORTCUT_ENV_REQUIRE");
     names_preserve_digit: config().arg("--preserve-env=1X").fails(78).has("--preserve-env");
-    names_preserve_dash: config().arg("--preserve-env=A-B").fails(78).has("--preserve-env");
+    names_preserve_dash: config().arg("--preserve-env=A-B").fails(78).has("--preserve-env").has(r#"--preserve-env="A-B" is not valid"#);
     names_preserve_space: config().arg("--preserve-env=A B").fails(78);
     names_preserve_equals: config().arg("--preserve-env=A=B").fails(78);
     names_preserve_fullwidth: config().arg("--preserve-env=ＰＡＴＨ").fails(78);
@@ -1154,12 +1058,12 @@ cases! {
     usage_only_dashes: usage(&["--"]);
     usage_json_log: usage(&["--bogus"]).json();
 
-    exec_not_found: local_with_key().exec(&["no-such-command-h7"]).fails(127);
+    exec_not_found: local_with_key().exec(&["no-such-command-h7"]).fails(127).has("command not found: no-such-command-h7");
     exec_not_found_absolute: local_with_key().exec(&["/no/such/command"]).fails(127);
     exec_not_found_relative: local_with_key().exec(&["./no-such-command"]).fails(127);
     exec_empty_name: local_with_key().exec(&[""]).fails(127);
     exec_directory: local_with_key().exec(&["/tmp"]).fails(126);
-    exec_not_executable: exec_file("script", b"#!/bin/sh\ntrue\n", 0o644).fails(126);
+    exec_not_executable: exec_file("script", b"#!/bin/sh\ntrue\n", 0o644).fails(126).has("Permission denied");
     exec_foreign_elf: exec_file("vax", &elf(75), 0o755).fails(126).has("Exec format error");
     exec_corrupt_elf: exec_file("corrupt", &[&b"\x7fELF"[..], &[0xff; 60][..]].concat(), 0o755).fails(126).has("Exec format error");
     exec_path_not_executable: on_path(Some(0o644), None).fails(126);
@@ -1169,9 +1073,9 @@ cases! {
     exec_e2big_one_variable: dotenv(&format!("BIG={MARKER}{}\n", "x".repeat(150_000))).fails(126);
     exec_json_log: local_with_key().exec(&["no-such-command-h7"]).fails(127).json();
 
-    env_file_dev_zero: env_file(Path::new("/dev/zero")).fails(78);
-    env_file_fifo: { let case = Case::from_run(Run::local()); let fifo = case.path("fifo"); mkfifo(&fifo); case.env("SHORTCUT_ENV_FILE", fifo).fails(78) };
-    env_file_directory: env_file(Path::new("/tmp")).fails(78);
+    env_file_dev_zero: env_file(Path::new("/dev/zero")).fails(78).has("env file /dev/zero is not read: it is a device, not a regular file");
+    env_file_fifo: { let case = Case::from_run(Run::local()); let fifo = case.path("fifo"); mkfifo(&fifo); case.env("SHORTCUT_ENV_FILE", fifo).fails(78) }.has("it is a FIFO, not a regular file");
+    env_file_directory: env_file(Path::new("/tmp")).fails(78).has("it is a directory");
     env_file_missing: env_file(Path::new("/no/such/.env")).fails(78);
     env_file_proc_mem: env_file(Path::new("/proc/self/mem")).fails(78);
     env_file_dev_null: env_file(Path::new("/dev/null")).runs();

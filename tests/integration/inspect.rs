@@ -36,16 +36,22 @@ fn check_names_keys_and_sources_and_never_prints_a_value() {
 
 #[test]
 fn check_fails_as_the_start_would_and_lists_what_is_missing() {
-    let secret = seed_text(r#"{"A":"1"}"#);
-    let mut run = Run::moto(&secret.name);
-    run.arg("check").arg("--require").arg("A,B");
-    let outcome = run.run();
-    outcome.code(65).stderr_has("required keys missing: B");
+    let outcome = Run::secret(r#"{"A":"1"}"#)
+        .arg("check")
+        .arg("--require")
+        .arg("A,B")
+        .code(65)
+        .stderr_has("required keys missing: B")
+        .run();
     assert!(outcome.stdout.contains("FAIL (required, missing)"));
+}
 
-    let mut run = Run::moto("short-cut/test/absent");
-    run.arg("check");
-    run.run().fails(66);
+#[test]
+fn check_of_a_missing_secret_fails_as_the_start_would() {
+    Run::moto("short-cut/test/absent")
+        .arg("check")
+        .fails(66)
+        .run();
 }
 
 const HARD: &str = r#"{"QUOTES":"it's \"quoted\"","DOLLAR":"$HOME ${PATH} $(id)","TICKS":"`id`","NEWLINES":"a\nb\n","BACKSLASH":"c:\\dir\\n","UNICODE":"żółw ✓"}"#;

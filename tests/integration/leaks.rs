@@ -1,7 +1,8 @@
 //! No secret value in any output: every failure mode and the happy path, with secret values
-//! (and the AWS keys) carrying a marker, in text and in JSON logs. The exec'd command's own
-//! output is not the wrapper's, so the commands here print nothing; `export`, which exists to
-//! print values, is checked on stderr only.
+//! (and the AWS keys) carrying a marker, each in text and in JSON logs (`leaks::NAME::text`,
+//! `leaks::NAME::json`). The builder's invariants do the looking: no marker on stderr, nor on
+//! stdout where it is the wrapper's (the command is the probe, which prints nothing, or the
+//! wrapper failed); `export`, which exists to print values, is checked on stderr only.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -9,7 +10,6 @@ use shortcut_env::envmap::{self, Entries, Policy};
 use shortcut_env::error::Error;
 use shortcut_env::vars::Vars;
 
-use crate::faults::run_all;
 use crate::support::endpoints::{CredentialsMode, closed_port};
 use crate::support::*;
 
@@ -24,7 +24,8 @@ fn marked(endpoint: &str, secret: &str) -> Run {
         .env("SHORTCUT_ENV_INITIAL_BACKOFF", "0.01")
         .env("SHORTCUT_ENV_CREDENTIALS_DIR", creds)
         // A panic, if any, with everything it can say.
-        .env("RUST_BACKTRACE", "full");
+        .env("RUST_BACKTRACE", "full")
+        .stderr_lacks("container-secret");
     run
 }
 
@@ -36,284 +37,227 @@ fn denied(code: &'static str, message: &'static str) -> Fault {
     }
 }
 
-fn guide() -> Seeded {
-    seed_text(&guide_secret())
+/// The guide's secret from moto, with marked keys.
+fn guide() -> Run {
+    marked(&moto().url(), &seed_text(&guide_secret()).name)
 }
 
+/// The guide's secret through a proxy that answers every request with `fault`.
 fn via_proxy(fault: Fault) -> Run {
     let proxy = Proxy::start(moto().port);
     proxy.always(fault);
-    marked(&proxy.url(), &guide().name)
+    let mut run = marked(&proxy.url(), &seed_text(&guide_secret()).name);
+    run.via(&proxy);
+    run
 }
 
+/// A secret holding `text`, with marked keys.
 fn seeded(text: &str) -> Run {
     marked(&moto().url(), &seed_text(text).name)
 }
 
-struct Scenario {
-    name: &'static str,
-    code: i32,
-    /// The command after `--` (none for `check` and `export`).
-    command: &'static [&'static str],
-    /// `export` prints values on stdout by design.
-    stdout_has_values: bool,
-    build: Box<dyn Fn() -> Run + Sync>,
+/// A start that must fail with `code` before the probe runs.
+fn failing(mut run: Run, code: i32) -> Run {
+    run.probe().fails(code);
+    run
 }
 
-fn scenario(
-    name: &'static str,
-    code: i32,
-    command: &'static [&'static str],
-    build: impl Fn() -> Run + Sync + 'static,
-) -> Scenario {
-    Scenario {
-        name,
-        code,
-        command,
-        stdout_has_values: false,
-        build: Box::new(build),
-    }
+/// A start that must run the probe.
+fn starting(mut run: Run) -> Run {
+    run.probe().code(0);
+    run
 }
 
-const TRUE: &[&str] = &["/bin/true"];
-
-fn scenarios() -> Vec<Scenario> {
-    vec![
-        // ---- the happy paths ---------------------------------------------------------------
-        scenario("happy path", 0, TRUE, || {
-            marked(&moto().url(), &guide().name)
-        }),
-        scenario("happy path with every warning", 0, TRUE, || {
-            let mut secret: serde_json::Value = serde_json::from_str(&guide_secret()).unwrap();
-            secret["GONE"] = serde_json::Value::Null;
-            secret["PATH"] = format!("/{MARKER}").into();
-            let mut run = seeded(&secret.to_string());
-            run.env("OPENAI_API_KEY", format!("{MARKER}-inherited"));
-            run
-        }),
-        scenario("whole secret as one variable", 0, TRUE, || {
-            let secret = seed_text(&format!("{MARKER} not json at all"));
-            marked(&moto().url(), &format!("WHOLE={}", secret.name))
-        }),
-        scenario("check", 0, &[], || {
-            let mut run = marked(&moto().url(), &guide().name);
-            run.arg("check");
-            run
-        }),
-        scenario("check with a missing required key", 65, &[], || {
-            let mut run = marked(&moto().url(), &guide().name);
-            run.arg("check").env("SHORTCUT_ENV_REQUIRE", "NOT_THERE");
-            run
-        }),
-        Scenario {
-            stdout_has_values: true,
-            ..scenario("export", 0, &[], || {
-                let mut run = marked(&moto().url(), &guide().name);
-                run.arg("export");
-                run
-            })
-        },
-        // ---- the secret's data ---------------------------------------------------------------
-        scenario("not JSON", 65, TRUE, || seeded(&format!("{MARKER} plain"))),
-        scenario("invalid key name", 65, TRUE, || {
-            seeded(&format!(r#"{{"A-B":"{MARKER}"}}"#))
-        }),
-        scenario("NUL in a value", 65, TRUE, || {
-            seeded(&format!(r#"{{"A":"{MARKER}\u0000"}}"#))
-        }),
-        scenario("duplicate key", 65, TRUE, || {
-            seeded(&format!(r#"{{"A":"{MARKER}","A":"{MARKER}"}}"#))
-        }),
-        scenario("JSON key missing from the secret", 65, TRUE, || {
-            marked(&moto().url(), &format!("{}:NOT_THERE", guide().name))
-        }),
-        scenario("binary secret", 65, TRUE, || {
-            let secret = seed(
-                &unique("short-cut/test/bin"),
-                Value::Binary(format!("{MARKER}\0").as_bytes()),
-            );
-            marked(&moto().url(), &secret.name)
-        }),
-        scenario("required key missing", 65, TRUE, || {
-            let mut run = marked(&moto().url(), &guide().name);
-            run.env("SHORTCUT_ENV_REQUIRE", "OPENAI_API_KEY,NOT_THERE");
-            run
-        }),
-        scenario("GCP key not JSON", 65, TRUE, || {
-            seeded(
-                &serde_json::json!({ "GOOGLE_APPLICATION_CREDENTIALS_JSON": format!("{MARKER}{{") })
-                    .to_string(),
-            )
-        }),
-        scenario("GCP key without type", 65, TRUE, || {
-            seeded(
-                &serde_json::json!({
-                    "GOOGLE_APPLICATION_CREDENTIALS_JSON":
-                        format!(r#"{{"private_key":"{MARKER}"}}"#)
-                })
-                .to_string(),
-            )
-        }),
-        scenario("inherited GCP key not JSON, local mode", 65, TRUE, || {
-            let mut run = Run::local();
-            run.env("GOOGLE_APPLICATION_CREDENTIALS_JSON", format!("[{MARKER}"));
-            run
-        }),
-        scenario("dotenv syntax error", 78, TRUE, || {
-            let run = Run::local();
-            std::fs::write(run.path(".env"), format!("A=1\nB {MARKER}\n")).unwrap();
-            run
-        }),
-        scenario("dotenv invalid key", 78, TRUE, || {
-            let run = Run::local();
-            std::fs::write(run.path(".env"), format!("A-B={MARKER}\n")).unwrap();
-            run
-        }),
-        // ---- files and the command ---------------------------------------------------------
-        scenario("credentials directory writable by others", 73, TRUE, || {
-            let mut run = marked(&moto().url(), &guide().name);
-            let open = run.path("open");
-            std::fs::create_dir(&open).unwrap();
-            std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-            run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &open);
-            run
-        }),
-        scenario("credentials directory is a symlink", 73, TRUE, || {
-            let mut run = marked(&moto().url(), &guide().name);
-            let link = run.path("link");
-            std::os::unix::fs::symlink(run.temp.path(), &link).unwrap();
-            run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &link);
-            run
-        }),
-        scenario(
-            "command not found",
-            127,
-            &["no-such-command-anywhere"],
-            || marked(&moto().url(), &guide().name),
-        ),
-        scenario("command not executable", 126, &["./not-executable"], || {
-            let run = marked(&moto().url(), &guide().name);
-            std::fs::write(run.path("not-executable"), "#!/bin/sh\n").unwrap();
-            run
-        }),
-        // ---- the network ---------------------------------------------------------------------
-        scenario("answer cut in half", 69, TRUE, || {
-            via_proxy(Fault::Truncate)
-        }),
-        scenario("connection closed mid-answer", 69, TRUE, || {
-            via_proxy(Fault::CloseMidResponse)
-        }),
-        scenario("garbage answer holding a value", 69, TRUE, || {
-            via_proxy(Fault::Respond {
-                status: 200,
-                body: format!("<html>{MARKER}</html>"),
-            })
-        }),
-        scenario("answer of the wrong shape", 69, TRUE, || {
-            via_proxy(Fault::Respond {
-                status: 200,
-                body: format!(r#"{{"Name":"x","SecretString":{{"{MARKER}":["{MARKER}"]}}}}"#),
-            })
-        }),
-        scenario("error answer holding a value", 69, TRUE, || {
-            via_proxy(Fault::Respond {
-                status: 500,
-                body: format!(r#"{{"__type":"InternalServiceError","Echo":"{MARKER}"}}"#),
-            })
-        }),
-        scenario("throttled", 69, TRUE, || {
-            let mut run = via_proxy(denied("ThrottlingException", "Rate exceeded"));
-            run.env("SHORTCUT_ENV_MAX_ATTEMPTS", "2");
-            run
-        }),
-        scenario("access denied", 77, TRUE, || {
-            via_proxy(denied("AccessDeniedException", "not authorized"))
-        }),
-        scenario("KMS decryption failure", 77, TRUE, || {
-            via_proxy(denied("DecryptionFailure", "cannot decrypt"))
-        }),
-        scenario("hangs", 69, TRUE, || {
-            let mut run = via_proxy(Fault::Hang);
-            run.env("SHORTCUT_ENV_TIMEOUT", "1");
-            run
-        }),
-        scenario("refused", 69, TRUE, || {
-            marked(
-                &format!("http://127.0.0.1:{}", closed_port()),
-                &guide().name,
-            )
-        }),
-        scenario("expired container credentials", 77, TRUE, || {
-            let endpoint = CredentialsEndpoint::start("t", CredentialsMode::Expired);
-            let mut run = marked(&moto().url(), "short-cut/prod/app");
-            run.unset("AWS_ACCESS_KEY_ID")
-                .unset("AWS_SECRET_ACCESS_KEY")
-                .unset("AWS_SESSION_TOKEN")
-                .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.uri())
-                .env(
-                    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                    format!("{MARKER}-token"),
-                );
-            run
-        }),
-        scenario("no credentials", 77, TRUE, || {
-            let mut run = marked(&moto().url(), "short-cut/prod/app");
-            run.unset("AWS_ACCESS_KEY_ID")
-                .unset("AWS_SECRET_ACCESS_KEY");
-            run
-        }),
-    ]
+/// `dir` made with `mode`, in `run`'s directory.
+fn dir_with_mode(run: &Run, name: &str, mode: u32) -> std::path::PathBuf {
+    let dir = run.path(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    dir
 }
 
-#[test]
-fn no_value_reaches_the_wrappers_output_in_any_mode() {
-    let scenarios = scenarios();
-    // Each scenario in both log formats.
-    let runs: Vec<(&Scenario, &str)> = scenarios
-        .iter()
-        .flat_map(|s| ["text", "json"].map(|format| (s, format)))
-        .collect();
-    run_all(runs, |(scenario, format)| {
-        let name = format!("{} ({format})", scenario.name);
-        let mut run = (scenario.build)();
-        run.arg("--log-format").arg(format);
-        if !scenario.command.is_empty() {
-            run.command(scenario.command);
-        }
-        let outcome = run.run();
-        assert_eq!(
-            outcome.code,
-            Some(scenario.code),
-            "{name}: unexpected status; stderr:\n{}",
-            outcome.stderr
+/// Local mode with this `.env`.
+fn dotenv(content: &str) -> Run {
+    let run = Run::local();
+    std::fs::write(run.path(".env"), content).unwrap();
+    run
+}
+
+/// Container credentials from an endpoint in `mode`, the authorization token marked.
+fn container(mode: CredentialsMode) -> Run {
+    let endpoint = CredentialsEndpoint::start("t", mode);
+    let mut run = marked(&moto().url(), "short-cut/prod/app");
+    run.unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY")
+        .unset("AWS_SESSION_TOKEN")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.uri())
+        .env(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            format!("{MARKER}-token"),
         );
-        assert!(
-            !outcome.stderr.contains(MARKER),
-            "{name}: a value reached stderr:\n{}",
-            outcome.stderr
-        );
-        assert!(
-            scenario.stdout_has_values || !outcome.stdout.contains(MARKER),
-            "{name}: a value reached stdout:\n{}",
-            outcome.stdout
-        );
-        for text in [&outcome.stdout, &outcome.stderr] {
-            assert!(!text.contains("panicked"), "{name}: {text}");
-            assert!(!text.contains("container-secret"), "{name}: {text}");
-        }
-        if *format == "json" {
-            for line in outcome.stderr.lines() {
-                assert!(
-                    serde_json::from_str::<serde_json::Value>(line).is_ok(),
-                    "{name}: not a JSON line: {line}"
-                );
+    // (The endpoint's thread keeps serving after the handle is dropped.)
+    run
+}
+
+/// `run` in text logs and in JSON logs, as two tests of a module named for the scenario.
+macro_rules! leaks {
+    ($($name:ident: $run:expr;)+) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[test]
+                fn text() {
+                    let mut run = $run;
+                    run.env("SHORTCUT_ENV_LOG_FORMAT", "text").run();
+                }
+
+                #[test]
+                fn json() {
+                    let mut run = $run;
+                    run.env("SHORTCUT_ENV_LOG_FORMAT", "json").run();
+                }
             }
-        }
-        // Nothing was exec'd after a failure of the wrapper.
-        if scenario.code != 0 && !scenario.command.is_empty() {
-            assert!(outcome.stdout.is_empty(), "{name}: {}", outcome.stdout);
-        }
-    });
+        )+
+    };
+}
+
+leaks! {
+    // ---- the happy paths -----------------------------------------------------------------
+    happy_path: starting(guide());
+    happy_path_with_every_warning: {
+        let mut secret: serde_json::Value = serde_json::from_str(&guide_secret()).unwrap();
+        secret["GONE"] = serde_json::Value::Null;
+        secret["PATH"] = format!("/{MARKER}").into();
+        let mut run = seeded(&secret.to_string());
+        run.env("OPENAI_API_KEY", format!("{MARKER}-inherited"));
+        starting(run)
+    };
+    whole_secret_as_one_variable: {
+        let secret = seed_text(&format!("{MARKER} not json at all"));
+        starting(marked(&moto().url(), &format!("WHOLE={}", secret.name)))
+    };
+    check: {
+        let mut run = guide();
+        run.arg("check").code(0);
+        run
+    };
+    check_with_a_missing_required_key: {
+        let mut run = guide();
+        run.arg("check").env("SHORTCUT_ENV_REQUIRE", "NOT_THERE").code(65);
+        run
+    };
+    export: {
+        let mut run = guide();
+        run.arg("export").code(0);
+        run
+    };
+    // ---- the secret's data ---------------------------------------------------------------
+    not_json: failing(seeded(&format!("{MARKER} plain")), 65);
+    invalid_key_name: failing(seeded(&format!(r#"{{"A-B":"{MARKER}"}}"#)), 65);
+    nul_in_a_value: failing(seeded(&format!(r#"{{"A":"{MARKER}\u0000"}}"#)), 65);
+    duplicate_key: failing(seeded(&format!(r#"{{"A":"{MARKER}","A":"{MARKER}"}}"#)), 65);
+    json_key_missing_from_the_secret: {
+        let secret = seed_text(&guide_secret());
+        failing(marked(&moto().url(), &format!("{}:NOT_THERE", secret.name)), 65)
+    };
+    binary_secret: {
+        let secret = seed(
+            &unique("short-cut/test/bin"),
+            Value::Binary(format!("{MARKER}\0").as_bytes()),
+        );
+        failing(marked(&moto().url(), &secret.name), 65)
+    };
+    required_key_missing: {
+        let mut run = guide();
+        run.env("SHORTCUT_ENV_REQUIRE", "OPENAI_API_KEY,NOT_THERE");
+        failing(run, 65)
+    };
+    gcp_key_not_json: failing(
+        seeded(&serde_json::json!({ "GOOGLE_APPLICATION_CREDENTIALS_JSON": format!("{MARKER}{{") }).to_string()),
+        65,
+    );
+    gcp_key_without_type: failing(
+        seeded(&serde_json::json!({
+            "GOOGLE_APPLICATION_CREDENTIALS_JSON": format!(r#"{{"private_key":"{MARKER}"}}"#)
+        }).to_string()),
+        65,
+    );
+    inherited_gcp_key_not_json_in_local_mode: {
+        let mut run = Run::local();
+        run.env("GOOGLE_APPLICATION_CREDENTIALS_JSON", format!("[{MARKER}"));
+        failing(run, 65)
+    };
+    dotenv_syntax_error: failing(dotenv(&format!("A=1\nB {MARKER}\n")), 78);
+    dotenv_invalid_key: failing(dotenv(&format!("A-B={MARKER}\n")), 78);
+    // ---- files and the command -----------------------------------------------------------
+    credentials_directory_writable_by_others: {
+        let mut run = guide();
+        let open = dir_with_mode(&run, "open", 0o777);
+        run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &open);
+        failing(run, 73)
+    };
+    credentials_directory_is_a_symlink: {
+        let mut run = guide();
+        let link = run.path("link");
+        std::os::unix::fs::symlink(run.temp.path(), &link).unwrap();
+        run.env("SHORTCUT_ENV_CREDENTIALS_DIR", &link);
+        failing(run, 73)
+    };
+    command_not_found: {
+        let mut run = guide();
+        run.command(&["no-such-command-anywhere"]).fails(127);
+        run
+    };
+    command_not_executable: {
+        let mut run = guide();
+        std::fs::write(run.path("not-executable"), "#!/bin/sh\n").unwrap();
+        run.command(&["./not-executable"]).fails(126);
+        run
+    };
+    // ---- the network -----------------------------------------------------------------------
+    answer_cut_in_half: failing(via_proxy(Fault::Truncate), 69);
+    connection_closed_mid_answer: failing(via_proxy(Fault::CloseMidResponse), 69);
+    garbage_answer_holding_a_value: failing(
+        via_proxy(Fault::Respond { status: 200, body: format!("<html>{MARKER}</html>") }),
+        69,
+    );
+    answer_of_the_wrong_shape: failing(
+        via_proxy(Fault::Respond {
+            status: 200,
+            body: format!(r#"{{"Name":"x","SecretString":{{"{MARKER}":["{MARKER}"]}}}}"#),
+        }),
+        69,
+    );
+    error_answer_holding_a_value: failing(
+        via_proxy(Fault::Respond {
+            status: 500,
+            body: format!(r#"{{"__type":"InternalServiceError","Echo":"{MARKER}"}}"#),
+        }),
+        69,
+    );
+    throttled: {
+        let mut run = via_proxy(denied("ThrottlingException", "Rate exceeded"));
+        run.env("SHORTCUT_ENV_MAX_ATTEMPTS", "2");
+        failing(run, 69)
+    };
+    access_denied: failing(via_proxy(denied("AccessDeniedException", "not authorized")), 77);
+    kms_decryption_failure: failing(via_proxy(denied("DecryptionFailure", "cannot decrypt")), 77);
+    hangs: {
+        let mut run = via_proxy(Fault::Hang);
+        run.env("SHORTCUT_ENV_TIMEOUT", "1");
+        failing(run, 69)
+    };
+    refused: failing(
+        marked(&format!("http://127.0.0.1:{}", closed_port()), &seed_text(&guide_secret()).name),
+        69,
+    );
+    expired_container_credentials: failing(container(CredentialsMode::Expired), 77);
+    no_credentials: {
+        let mut run = marked(&moto().url(), "short-cut/prod/app");
+        run.unset("AWS_ACCESS_KEY_ID").unset("AWS_SECRET_ACCESS_KEY");
+        failing(run, 77)
+    };
 }
 
 /// The types that hold values print none of them with `{:?}`, which is what a panic message or

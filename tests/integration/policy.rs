@@ -7,29 +7,20 @@ use crate::support::*;
 
 const SECRET: &str = r#"{"OPENAI_API_KEY":"o","PINECONE_API_KEY":"p","MILVUS_HOST":"h","MILVUS_PORT":"1","HOME":"/evil"}"#;
 
-#[test]
-fn preserve_env_keeps_all_or_only_the_named_inherited_variables() {
-    let secret = seed_text(SECRET);
-    let mut run = Run::moto(&secret.name);
-    run.env("MILVUS_HOST", "inherited-host")
-        .env("MILVUS_PORT", "inherited-port")
-        .arg("--preserve-env=MILVUS_HOST");
-    let (outcome, env) = run.env_seen();
-    outcome
-        .code(0)
-        .stderr_has("kept over secret values (--preserve-env): MILVUS_HOST")
-        .stderr_has("override inherited variables: MILVUS_PORT");
-    assert_eq!(env["MILVUS_HOST"], "inherited-host");
-    assert_eq!(env["MILVUS_PORT"], "1");
+// (--preserve-env bare and SHORTCUT_ENV_PRESERVE_ENV=1 keep every inherited variable:
+// fetch::preserve_env_*.)
 
-    let mut run = Run::moto(&secret.name);
-    run.env("MILVUS_HOST", "inherited-host")
+#[test]
+fn preserve_env_with_names_keeps_only_those_inherited_variables() {
+    Run::secret(SECRET)
+        .env("MILVUS_HOST", "inherited-host")
         .env("MILVUS_PORT", "inherited-port")
-        .env("SHORTCUT_ENV_PRESERVE_ENV", "1");
-    let (outcome, env) = run.env_seen();
-    outcome.code(0);
-    assert_eq!(env["MILVUS_HOST"], "inherited-host");
-    assert_eq!(env["MILVUS_PORT"], "inherited-port");
+        .arg("--preserve-env=MILVUS_HOST")
+        .stderr_has("kept over secret values (--preserve-env): MILVUS_HOST")
+        .stderr_has("override inherited variables: MILVUS_PORT")
+        .sees("MILVUS_HOST", "inherited-host")
+        .sees("MILVUS_PORT", "1")
+        .run();
 }
 
 #[test]
@@ -60,27 +51,34 @@ fn only_exclude_map_and_prefix_compose_as_documented() {
 }
 
 #[test]
-fn protected_names_can_be_allowed_one_by_one() {
-    let secret = seed_text(SECRET);
-    let (outcome, env) = Run::moto(&secret.name).env_seen();
-    outcome.code(0).stderr_has("skipped protected names: HOME");
-    assert_ne!(env["HOME"], "/evil");
+fn protected_home_is_skipped_and_named() {
+    let mut run = Run::secret(SECRET);
+    let home = run.path("home").display().to_string();
+    run.stderr_has("skipped protected names: HOME")
+        .sees("HOME", &home)
+        .run();
+}
 
-    let mut run = Run::moto(&secret.name);
-    run.arg("--allow-key").arg("HOME");
-    let (outcome, env) = run.env_seen();
-    outcome.code(0).stderr_lacks("protected");
-    assert_eq!(env["HOME"], "/evil");
+#[test]
+fn protected_home_is_set_when_allow_key_names_it() {
+    Run::secret(SECRET)
+        .arg("--allow-key")
+        .arg("HOME")
+        .stderr_lacks("protected")
+        .sees("HOME", "/evil")
+        .run();
+}
 
-    // A rename onto a protected name is refused before any call.
-    let mut run = Run::moto(&secret.name);
-    run.arg("--map")
+#[test]
+fn protected_name_as_a_map_target_is_78_naming_allow_key() {
+    Run::secret(SECRET)
+        .arg("--map")
         .arg("MILVUS_HOST=LD_PRELOAD")
-        .command(&["/bin/echo", "ran"]);
-    run.run()
+        .probe()
         .fails(78)
         .stderr_has("LD_PRELOAD")
-        .stderr_has("--allow-key");
+        .stderr_has("--allow-key")
+        .run();
 }
 
 #[test]
@@ -122,23 +120,20 @@ fn file_writes_a_private_file_and_points_a_variable_at_it() {
         })
         .unwrap();
     assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
-
-    // A key that is not there, or two files onto one variable, are errors.
-    let mut run = Run::moto(&secret.name);
-    run.arg("--file")
-        .arg("ABSENT=F")
-        .command(&["/bin/echo", "ran"]);
-    run.run().fails(65).stderr_has("ABSENT");
-    let mut run = Run::moto(&secret.name);
-    run.arg("--file")
-        .arg("TLS_KEY=F")
-        .arg("--file")
-        .arg("OTHER=F")
-        .command(&["/bin/echo", "ran"]);
-    run.run()
-        .fails(78)
-        .stderr_has("F is the target of more than one");
 }
+
+#[test]
+fn file_of_a_key_that_is_not_there_is_65() {
+    Run::secret(r#"{"TLS_KEY":"k"}"#)
+        .arg("--file")
+        .arg("ABSENT=F")
+        .probe()
+        .fails(65)
+        .stderr_has("ABSENT")
+        .run();
+}
+
+// (Two files onto one variable is 78: config::option_files_twice_the_same_variable_is_78.)
 
 #[test]
 fn secret_key_is_an_ordinary_key() {

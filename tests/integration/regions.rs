@@ -4,12 +4,13 @@
 
 use crate::support::*;
 
-/// A start against a counting proxy that nothing may reach.
-fn offline() -> (Run, Proxy) {
+/// A start against a counting proxy that nothing may reach (`.offline()` checks that nothing
+/// did), with the probe as its command.
+fn offline() -> Run {
     let proxy = Proxy::start(endpoints::closed_port());
     let mut run = Run::aws(&proxy.url(), "short-cut/prod/app");
-    run.command(&["/bin/echo", "ran"]);
-    (run, proxy)
+    run.via(&proxy).offline().probe();
+    run
 }
 
 /// A config file with `text`, for AWS_CONFIG_FILE.
@@ -111,33 +112,30 @@ fn region_aws_region_wins_over_the_profile() {
 
 #[test]
 fn region_missing_everywhere_is_78_before_any_call() {
-    let (mut run, proxy) = offline();
+    let mut run = offline();
     run.unset("AWS_REGION");
     run.run()
         .fails(78)
         .stderr_has("AWS_REGION, AWS_DEFAULT_REGION and the profile's region are not set")
         .stderr_has("hint: set AWS_REGION");
-    assert!(proxy.requests().is_empty());
 }
 
 #[test]
 fn region_malformed_in_the_profile_is_78() {
-    let (mut run, proxy) = offline();
+    let mut run = offline();
     run.unset("AWS_REGION");
     config_file(&mut run, "[default]\nregion = US-EAST-1\n");
     run.run()
         .fails(78)
         .stderr_has("\"US-EAST-1\" is not a valid AWS region");
-    assert!(proxy.requests().is_empty());
 }
 
 #[test]
 fn region_malformed_in_aws_default_region_is_78() {
-    let (mut run, proxy) = offline();
+    let mut run = offline();
     run.unset("AWS_REGION")
         .env("AWS_DEFAULT_REGION", "us-east-1a");
     run.run().fails(78).stderr_has("us-east-1a");
-    assert!(proxy.requests().is_empty());
 }
 
 #[test]
@@ -161,7 +159,7 @@ fn region_misspelt_gets_a_dns_hint_naming_it() {
 
 #[track_caller]
 fn endpoint_refused(name: &str, url: &str, reason: &str) {
-    let (mut run, proxy) = offline();
+    let mut run = offline();
     run.env(name, url);
     let outcome = run.run();
     outcome
@@ -175,7 +173,6 @@ fn endpoint_refused(name: &str, url: &str, reason: &str) {
         "{:?}",
         outcome.elapsed
     );
-    assert!(proxy.requests().is_empty());
 }
 
 #[test]
@@ -215,7 +212,7 @@ fn endpoint_with_a_password_is_78_and_not_echoed() {
         &format!("https://admin:{MARKER}@localhost"),
         "user name or password",
     );
-    let (mut run, _proxy) = offline();
+    let mut run = offline();
     run.env(
         "AWS_ENDPOINT_URL",
         format!("https://admin:{MARKER}@localhost"),
@@ -245,31 +242,28 @@ fn endpoint_with_a_newline_is_78_and_escaped() {
 
 #[test]
 fn version_stage_with_a_control_character_is_78() {
-    let (mut run, proxy) = offline();
+    let mut run = offline();
     run.env("SECRET_VERSION_STAGE", "AWSCURRENT\r");
     run.run()
         .fails(78)
         .stderr_has("SECRET_VERSION_STAGE=\"AWSCURRENT\\r\" is not valid");
-    assert!(proxy.requests().is_empty());
 }
 
 #[test]
 fn version_id_with_a_newline_is_78() {
-    let (mut run, proxy) = offline();
+    let mut run = offline();
     run.env("SECRET_VERSION_ID", "3f0c\nshortcut-env: loaded");
     run.run().fails(78).stderr_has("SECRET_VERSION_ID=");
-    assert!(proxy.requests().is_empty());
 }
 
 #[test]
 fn version_in_a_reference_with_an_escape_character_is_78() {
-    let (mut run, proxy) = offline();
+    let mut run = offline();
     run.env("SECRET_NAME", "short-cut/prod/app::AWS\u{1b}[31mCURRENT");
     run.run()
         .fails(78)
         .stderr_has("VERSION_STAGE does not fit: it holds a control character")
         .stderr_lacks("\u{1b}");
-    assert!(proxy.requests().is_empty());
 }
 
 #[test]

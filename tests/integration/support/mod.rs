@@ -3,11 +3,14 @@
 //! - [`moto`]: moto's Secrets Manager server, one per test process, on a free loopback port.
 //! - [`Proxy`]: a fault-injecting HTTP proxy in front of it that counts the calls it sees.
 //! - [`CredentialsEndpoint`]: an ECS container-credentials endpoint.
-//! - [`Run`]: a builder that runs `shortcut-env` and captures what happened.
+//! - [`Run`]: a builder that runs `shortcut-env`, carries what the run must end with (exit code,
+//!   stderr, what the command sees, calls made, time taken) and checks it, together with the
+//!   invariants every run keeps ([`expect`]).
 
 #![allow(dead_code)]
 
 pub mod endpoints;
+pub mod expect;
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -21,6 +24,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::primitives::Blob;
 
 pub use endpoints::{CredentialsEndpoint, Fault, Proxy};
+use expect::{Expect, Invariants};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_shortcut-env");
 pub const REGION: &str = "us-east-1";
@@ -231,6 +235,12 @@ pub struct Run {
     cwd: Option<PathBuf>,
     /// Where stdout goes instead of a pipe (e.g. /dev/full).
     stdout_file: Option<PathBuf>,
+    /// What the run must end with, checked when it finishes.
+    expect: Expect,
+    /// The fault proxy the run talks to, when it was made with one.
+    proxy: Option<Proxy>,
+    /// The command is the probe: `env -0` into a file, so stdout is the wrapper's alone.
+    probe: bool,
     pub temp: tempfile::TempDir,
 }
 
@@ -243,6 +253,9 @@ impl Run {
             env: BTreeMap::new(),
             cwd: Some(temp.path().to_path_buf()),
             stdout_file: None,
+            expect: Expect::default(),
+            proxy: None,
+            probe: false,
             temp,
         };
         let home = run.temp.path().join("home");
@@ -281,6 +294,168 @@ impl Run {
         let mut run = Run::bare();
         run.env("APP_ENV", "local");
         run
+    }
+
+    /// Production against moto, reading a new secret that holds `text`.
+    pub fn secret(text: &str) -> Run {
+        Run::moto(&seed_text(text).name)
+    }
+
+    /// Production through a fresh fault proxy in front of moto, reading `secret`: set its
+    /// faults with [`fault`](Self::fault) and [`always`](Self::always), count its calls with
+    /// [`calls`](Self::calls).
+    pub fn proxied(secret: &str) -> Run {
+        let proxy = Proxy::start(moto().port);
+        let mut run = Run::aws(&proxy.url(), secret);
+        run.proxy = Some(proxy);
+        run
+    }
+
+    /// This run's proxy (made by [`proxied`](Self::proxied) or given to
+    /// [`via`](Self::via)).
+    #[track_caller]
+    pub fn proxy(&self) -> &Proxy {
+        self.proxy
+            .as_ref()
+            .expect("a run made with Run::proxied or given a proxy with .via()")
+    }
+
+    /// Counts the calls of `proxy` (one the test started itself) for [`calls`](Self::calls).
+    pub fn via(&mut self, proxy: &Proxy) -> &mut Self {
+        self.proxy = Some(proxy.clone());
+        self
+    }
+
+    /// The proxy's next request gets `fault`; later ones the default.
+    pub fn fault(&mut self, fault: Fault) -> &mut Self {
+        self.proxy().then(fault);
+        self
+    }
+
+    /// Every request the proxy's plan does not cover gets `fault`.
+    pub fn always(&mut self, fault: Fault) -> &mut Self {
+        self.proxy().always(fault);
+        self
+    }
+
+    // ---- expectations, checked when the run finishes ------------------------------------
+
+    /// The run ends with exit status `code`.
+    pub fn code(&mut self, code: i32) -> &mut Self {
+        self.expect.code(code);
+        self
+    }
+
+    /// The wrapper fails with `code`: one error line, one hint line, nothing on stdout, and
+    /// the probe (if it is the command) never ran.
+    pub fn fails(&mut self, code: i32) -> &mut Self {
+        self.expect.fails(code);
+        self
+    }
+
+    /// Stderr holds `needle`.
+    pub fn stderr_has(&mut self, needle: &str) -> &mut Self {
+        self.expect.stderr_has(needle);
+        self
+    }
+
+    /// Stderr does not hold `needle`.
+    pub fn stderr_lacks(&mut self, needle: &str) -> &mut Self {
+        self.expect.stderr_lacks(needle);
+        self
+    }
+
+    /// The command (the probe) sees `name=value`.
+    pub fn sees(&mut self, name: &str, value: &str) -> &mut Self {
+        self.expect.sees(name, value);
+        self.probe()
+    }
+
+    /// The command (the probe) does not see `name` at all.
+    pub fn lacks(&mut self, name: &str) -> &mut Self {
+        self.expect.lacks(name);
+        self.probe()
+    }
+
+    /// The run's proxy saw exactly `n` calls of `target` (e.g. `GetSecretValue`).
+    pub fn calls(&mut self, target: &str, n: usize) -> &mut Self {
+        self.calls_between(target, n, n)
+    }
+
+    /// The run's proxy saw between `at_least` and `at_most` calls of `target`.
+    pub fn calls_between(&mut self, target: &str, at_least: usize, at_most: usize) -> &mut Self {
+        let proxy = self.proxy().clone();
+        self.expect.calls(&proxy, Some(target), at_least, at_most);
+        self
+    }
+
+    /// The run's proxy saw no request at all: the failure was found before the network.
+    pub fn offline(&mut self) -> &mut Self {
+        let proxy = self.proxy().clone();
+        self.expect.calls(&proxy, None, 0, 0);
+        self
+    }
+
+    /// The run finishes within `bound` (it is killed there, so a hang fails the test instead
+    /// of stalling the suite). A generous bound, not a performance assertion.
+    pub fn within(&mut self, bound: std::time::Duration) -> &mut Self {
+        self.expect.within = Some(bound);
+        self
+    }
+
+    /// The command is the probe, which records the environment it sees in a file and prints
+    /// nothing: the wrapper's stdout is then checked for values too, and a failure proves
+    /// that nothing was exec'd.
+    pub fn probe(&mut self) -> &mut Self {
+        self.probe = true;
+        self
+    }
+
+    /// Where the probe records what it saw.
+    fn probe_record(&self) -> Option<PathBuf> {
+        self.probe.then(|| self.path("probe.env0"))
+    }
+
+    /// The arguments the binary gets: the test's, then the probe when it is the command.
+    #[track_caller]
+    fn arguments(&self) -> Vec<OsString> {
+        let mut args = self.args.clone();
+        if let Some(record) = self.probe_record() {
+            assert!(
+                !args.iter().any(|a| a == "--"),
+                "the probe is the command: a test that expects what the command sees gives                  no command of its own"
+            );
+            let _ = std::fs::remove_file(&record);
+            args.extend(
+                ["--", "/bin/sh", "-c", "exec /usr/bin/env -0 > \"$0\""].map(OsString::from),
+            );
+            args.push(record.into_os_string());
+        }
+        args
+    }
+
+    /// What every run of this one must keep, whatever the test expects.
+    fn invariants(&self) -> Invariants {
+        let mut json =
+            self.env.get(OsStr::new("SHORTCUT_ENV_LOG_FORMAT")) == Some(&OsString::from("json"));
+        let options = self.args.iter().take_while(|a| *a != "--");
+        let mut previous: Option<&OsString> = None;
+        for arg in options {
+            if arg == "--log-format=json"
+                || (arg == "json" && previous.is_some_and(|p| p == "--log-format"))
+            {
+                json = true;
+            } else if arg == "--log-format=text"
+                || (arg == "text" && previous.is_some_and(|p| p == "--log-format"))
+            {
+                json = false;
+            }
+            previous = Some(arg);
+        }
+        Invariants {
+            json,
+            probe: self.probe_record(),
+        }
     }
 
     pub fn env(&mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
@@ -322,15 +497,18 @@ impl Run {
         self.temp.path().join(name)
     }
 
+    /// Runs the wrapper, waits for it, and checks the invariants and this run's expectations.
+    #[track_caller]
     pub fn run(&self) -> Outcome {
         let mut command = Command::new(BIN);
-        command.args(&self.args);
+        command.args(self.arguments());
         self.execute(command)
     }
 
     /// Runs the wrapper behind `/bin/sh -c PRELUDE`, which then execs it: in `prelude`, `$$` is
     /// the PID the wrapper will have (and so the name of the files it will write), and
     /// `umask` applies to it.
+    #[track_caller]
     pub fn run_after(&self, prelude: &str) -> Outcome {
         self.run_in(&[], prelude)
     }
@@ -338,6 +516,7 @@ impl Run {
     /// Like [`run_after`](Self::run_after), with the shell started by `launcher` (e.g.
     /// `unshare -p -f`, for a PID namespace of its own: the wrapper is then PID 1, as in a
     /// container).
+    #[track_caller]
     pub fn run_in(&self, launcher: &[&str], prelude: &str) -> Outcome {
         let mut command = match launcher.split_first() {
             Some((program, args)) => {
@@ -351,13 +530,21 @@ impl Run {
             .arg("-c")
             .arg(format!("{prelude}\nexec \"$0\" \"$@\""))
             .arg(BIN)
-            .args(&self.args);
+            .args(self.arguments());
         self.execute(command)
     }
 
-    /// Runs `command` with this run's environment and directory, and collects what happened.
+    /// Runs `command` with this run's environment and directory, collects what happened, and
+    /// checks it.
+    #[track_caller]
     fn execute(&self, command: Command) -> Outcome {
-        self.spawn(command).finish()
+        let running = self.spawn(command);
+        let outcome = match self.expect.within {
+            Some(bound) => running.finish_within(bound),
+            None => running.finish(),
+        };
+        self.expect.check(&outcome, self.probe_record().as_deref());
+        outcome
     }
 
     /// Starts the wrapper without waiting for it, directly or as the last argument of
@@ -372,7 +559,7 @@ impl Run {
             }
             None => Command::new(BIN),
         };
-        command.args(&self.args);
+        command.args(self.arguments());
         self.spawn(command)
     }
 
@@ -380,7 +567,7 @@ impl Run {
     /// at a moment of the test's choosing.
     pub fn spawn_detached(&self) -> Child {
         let mut command = Command::new(BIN);
-        command.args(&self.args);
+        command.args(self.arguments());
         self.configure(&mut command, Stdio::null());
         command.stdout(Stdio::null()).stderr(Stdio::null());
         command.spawn().unwrap()
@@ -409,7 +596,11 @@ impl Run {
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {:?}: {e}", command.get_program()));
-        Running { child, started }
+        Running {
+            child,
+            started,
+            invariants: self.invariants(),
+        }
     }
 
     /// Runs `/usr/bin/env -0` as the command and returns what it saw.
@@ -425,6 +616,7 @@ impl Run {
 pub struct Running {
     pub child: Child,
     started: std::time::Instant,
+    invariants: Invariants,
 }
 
 impl Running {
@@ -458,19 +650,66 @@ impl Running {
         nix::sys::signal::kill(pid, signal).unwrap();
     }
 
-    /// Waits for the end and collects what happened; `elapsed` counts from the start.
+    /// Waits for the end, collects what happened and checks the invariants every run keeps;
+    /// `elapsed` counts from the start.
+    #[track_caller]
     pub fn finish(self) -> Outcome {
         let pid = self.child.id();
         let output = self.child.wait_with_output().unwrap();
-        Outcome {
+        let outcome = Outcome {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stdout_bytes: output.stdout,
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             pid,
             elapsed: self.started.elapsed(),
-        }
+        };
+        self.invariants.check(&outcome);
+        outcome
     }
+
+    /// Like [`finish`](Self::finish), but kills the wrapper (and whatever it became) once
+    /// `bound` has passed since the start; `code` is `None` for a killed run.
+    #[track_caller]
+    pub fn finish_within(mut self, bound: std::time::Duration) -> Outcome {
+        let pid = self.child.id();
+        let stdout = self.child.stdout.take().map(drain);
+        let stderr = self.child.stderr.take().map(drain);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if self.started.elapsed() > bound {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let collect = |reader: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            reader.map(|r| r.join().unwrap()).unwrap_or_default()
+        };
+        let (stdout, stderr) = (collect(stdout), collect(stderr));
+        let outcome = Outcome {
+            code: status.and_then(|s| s.code()),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stdout_bytes: stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            pid,
+            elapsed: self.started.elapsed(),
+        };
+        self.invariants.check(&outcome);
+        outcome
+    }
+}
+
+/// Reads `stream` to its end on a thread of its own (a full pipe must not block the child).
+fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        bytes
+    })
 }
 
 #[derive(Debug)]
@@ -496,21 +735,23 @@ impl Outcome {
         self
     }
 
-    /// Asserts a wrapper failure: the exit status, one `error:` line and one `hint:` line, and
-    /// nothing from the command on stdout.
+    /// Asserts a wrapper failure: the exit status, one `error:` line and one `hint:` line (in
+    /// JSON logs, one error object, which carries the hint), and nothing from the command on
+    /// stdout.
     #[track_caller]
     pub fn fails(&self, expected: i32) -> &Self {
         self.code(expected);
-        let errors = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("shortcut-env: error: "))
-            .count();
-        let hints = self
-            .stderr
-            .lines()
-            .filter(|l| l.starts_with("hint: "))
-            .count();
+        let lines = || self.stderr.lines();
+        let (errors, hints) = if self.stderr.trim_start().starts_with('{') {
+            let errors = lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|v| v["level"] == "error" && v["hint"].is_string())
+                .count();
+            (errors, errors)
+        } else {
+            let count = |prefix: &str| lines().filter(|l| l.starts_with(prefix)).count();
+            (count("shortcut-env: error: "), count("hint: "))
+        };
         assert_eq!(
             (errors, hints),
             (1, 1),
@@ -545,6 +786,42 @@ impl Outcome {
         self
     }
 
+    /// The command printed `env -0` (see [`Run::env_seen`]) and saw `name=value`.
+    #[track_caller]
+    pub fn sees(&self, name: &str, value: &str) -> &Self {
+        let env = self.env0();
+        assert_eq!(
+            env.get(name).map(String::as_str),
+            Some(value),
+            "the command must see {name}; stderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// The command printed `env -0` and did not see `name`.
+    #[track_caller]
+    pub fn lacks(&self, name: &str) -> &Self {
+        assert!(
+            !self.env0().contains_key(name),
+            "the command must not see {name}; stderr:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// The run took less than `bound` (a generous bound against a hang).
+    #[track_caller]
+    pub fn within(&self, bound: std::time::Duration) -> &Self {
+        assert!(
+            self.elapsed < bound,
+            "took {:?}, more than {bound:?}; stderr:\n{}",
+            self.elapsed,
+            self.stderr
+        );
+        self
+    }
+
     pub fn env0(&self) -> BTreeMap<String, String> {
         self.stdout_bytes
             .split(|b| *b == 0)
@@ -561,53 +838,13 @@ impl Outcome {
 impl Run {
     /// Like [`run`](Self::run), but kills the wrapper (and whatever it became) once `bound` has
     /// passed, so that a hang fails the test instead of stalling the suite. `code` is `None`
-    /// for a killed run.
+    /// for a killed run. ([`within`](Self::within) also asserts that it was not killed.)
+    #[track_caller]
     pub fn run_within(&self, bound: std::time::Duration) -> Outcome {
         let mut command = Command::new(BIN);
-        command
-            .args(&self.args)
-            .env_clear()
-            .envs(&self.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(dir) = &self.cwd {
-            command.current_dir(dir);
-        }
-        let started = std::time::Instant::now();
-        let mut child = command.spawn().unwrap();
-        let pid = child.id();
-        let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let out = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stdout.read_to_end(&mut bytes);
-            bytes
-        });
-        let err = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stderr.read_to_end(&mut bytes);
-            bytes
-        });
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if started.elapsed() > bound {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
-        let stdout = out.join().unwrap();
-        let stderr = err.join().unwrap();
-        Outcome {
-            code: status.and_then(|s| s.code()),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stdout_bytes: stdout,
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            pid,
-            elapsed: started.elapsed(),
-        }
+        command.args(self.arguments());
+        let outcome = self.spawn(command).finish_within(bound);
+        self.expect.check(&outcome, self.probe_record().as_deref());
+        outcome
     }
 }
