@@ -301,10 +301,15 @@ mod tests {
     }
 
     #[test]
-    fn an_optional_value_given_bare_records_what_its_variable_would_hold() {
-        let cli = Cli::parse_args(args(&["s", "--preserve-env", "--", "app"])).unwrap();
+    fn a_switch_and_an_optional_value_record_what_their_variable_would_hold() {
+        let cli =
+            Cli::parse_args(args(&["s", "--preserve-env", "--recursive", "--", "app"])).unwrap();
         assert_eq!(
             cli.given.os("SHORTCUT_ENV_PRESERVE_ENV"),
+            Some(std::ffi::OsStr::new("1"))
+        );
+        assert_eq!(
+            cli.given.os("SHORTCUT_ENV_RECURSIVE"),
             Some(std::ffi::OsStr::new("1"))
         );
         assert!(!cli.given.has("SHORTCUT_ENV_TIMEOUT"));
