@@ -227,6 +227,16 @@ fn ssm_a_path_exports_every_parameter_directly_under_it() {
 }
 
 #[test]
+fn ssm_a_path_with_nothing_under_it_is_66() {
+    let path = unique_path();
+    let mut run = Run::moto(&format!("ssm:{path}"));
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(66)
+        .stderr_has(&format!("ssm:{path} (no parameter under the path)"));
+}
+
+#[test]
 fn ssm_recursive_goes_down_the_tree() {
     let path = unique_path();
     put_string(&format!("{path}A"), "1");
@@ -334,4 +344,48 @@ fn ssm_a_malformed_reference_is_78_before_any_call() {
     run.command(&["/bin/echo", "ran"]);
     run.run().fails(78).stderr_has("starts with /");
     assert!(proxy.requests().is_empty());
+}
+
+#[test]
+fn ssm_a_path_answer_naming_a_parameter_outside_the_path_is_69() {
+    let proxy = Proxy::start(moto().port);
+    proxy.always(Fault::Respond {
+        status: 200,
+        body: format!(
+            r#"{{"Parameters":[{{"Name":"/elsewhere/KEY\u001b[2J","Type":"String","Value":"{MARKER}","Version":1}}]}}"#
+        ),
+    });
+    let mut run = Run::aws(&proxy.url(), "ssm:/short-cut/prod/");
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(69)
+        .stderr_has("not under the path")
+        .stderr_lacks(MARKER)
+        .stderr_lacks("\u{1b}");
+}
+
+#[test]
+fn ssm_a_next_token_that_never_changes_ends_as_69_not_at_the_deadline() {
+    let proxy = Proxy::start(moto().port);
+    proxy.always(Fault::Respond {
+        status: 200,
+        body: r#"{"Parameters":[],"NextToken":"again"}"#.into(),
+    });
+    let mut run = Run::aws(&proxy.url(), "ssm:/short-cut/prod/");
+    run.command(&["/bin/echo", "ran"]);
+    let outcome = run.run_within(std::time::Duration::from_secs(20));
+    outcome.fails(69).stderr_has("NextToken");
+    assert_eq!(count(&proxy, BY_PATH), 2);
+}
+
+#[test]
+fn ssm_an_unparseable_answer_is_69() {
+    let proxy = Proxy::start(moto().port);
+    proxy.always(Fault::Garbage);
+    let mut run = Run::aws(&proxy.url(), "ssm:/short-cut/prod/K");
+    run.env("SHORTCUT_ENV_MAX_ATTEMPTS", "1")
+        .command(&["/bin/echo", "ran"]);
+    run.run()
+        .fails(69)
+        .stderr_has("Parameter Store in us-east-1 failed");
 }
