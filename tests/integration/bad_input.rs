@@ -249,9 +249,9 @@ fn cases() -> Vec<Case> {
         case("ARN of another service", Input::Nothing, 78)
             .env(
                 "SECRET_NAME",
-                "arn:aws:ssm:us-east-1:111122223333:parameter/short-cut/prod/app",
+                "arn:aws:sqs:us-east-1:111122223333:queue:short-cut-prod",
             )
-            .has("arn:aws:ssm"),
+            .has("arn:aws:sqs"),
         case("ARN with a bad region", Input::Nothing, 78).env(
             "SECRET_NAME",
             "arn:aws:secretsmanager:mars-1:111122223333:secret:app-AbCdEf",

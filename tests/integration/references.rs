@@ -127,7 +127,7 @@ fn bad_references_fail_clearly() {
             "invalid region",
         ),
         (
-            "arn:aws:ssm:us-east-1:123456789012:parameter:x".into(),
+            "arn:aws:sqs:us-east-1:123456789012:queue:x".into(),
             78,
             "not of a Secrets Manager secret",
         ),
