@@ -316,11 +316,16 @@ mod tests {
     }
 
     #[test]
-    fn an_optional_value_given_bare_records_the_empty_value() {
-        let cli = Cli::parse_args(args(&["s", "--preserve-env", "--", "app"])).unwrap();
+    fn a_switch_records_1_and_a_bare_optional_value_the_empty_value() {
+        let cli =
+            Cli::parse_args(args(&["s", "--preserve-env", "--recursive", "--", "app"])).unwrap();
         assert_eq!(
             cli.given.os("SHORTCUT_ENV_PRESERVE_ENV"),
             Some(std::ffi::OsStr::new(""))
+        );
+        assert_eq!(
+            cli.given.os("SHORTCUT_ENV_RECURSIVE"),
+            Some(std::ffi::OsStr::new("1"))
         );
         assert!(!cli.given.has("SHORTCUT_ENV_TIMEOUT"));
         assert_eq!(cli.command, args(&["app"]));

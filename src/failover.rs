@@ -176,7 +176,7 @@ mod tests {
 
     fn region_of(payload: &Payload) -> &str {
         match payload {
-            Payload::Secret { region, .. } => region,
+            Payload::Secret { region, .. } | Payload::Parameter { region, .. } => region,
             Payload::DotEnv { .. } => "",
         }
     }
@@ -184,7 +184,7 @@ mod tests {
     fn failover_of(payload: &Payload) -> Option<&Failover> {
         match payload {
             Payload::Secret { failover, .. } => failover.as_ref(),
-            Payload::DotEnv { .. } => None,
+            Payload::Parameter { .. } | Payload::DotEnv { .. } => None,
         }
     }
 

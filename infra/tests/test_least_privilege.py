@@ -19,6 +19,7 @@ INFRA = ROOT / "infra"
 IAM = INFRA / "iam"
 TRUST_POLICY = IAM / "ecs-task-trust-policy.json"
 READ_POLICY = IAM / "secrets-read-policy.json"
+SSM_POLICY = IAM / "ssm-read-policy.json"
 SECRET_EXAMPLE = IAM / "secret-structure-example.json"
 TASK_DEFINITION = INFRA / "ecs" / "task-definition.json"
 TEMPLATE = INFRA / "cloudformation" / "shortcut-env.yaml"
@@ -29,6 +30,12 @@ REGION = "us-east-1"
 SECRET_NAME = "short-cut/prod/app"
 SECRET_ARN_PATTERN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{SECRET_NAME}-*"
 VIA_SECRETS_MANAGER = f"secretsmanager.{REGION}.amazonaws.com"
+# The SSM path the example task definition reads (`ssm:/short-cut/prod/`), and its ARNs: a path
+# read is authorised on the path's own ARN, single parameters on theirs.
+PARAMETER_PATH = "/short-cut/prod"
+PARAMETER_PATH_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{PARAMETER_PATH}"
+PARAMETERS_ARN_PATTERN = f"{PARAMETER_PATH_ARN}/*"
+VIA_SSM = f"ssm.{REGION}.amazonaws.com"
 CREDENTIALS_DIR = "/run/shortcut-env"
 LOG_GROUP = "/ecs/short-cut-api"
 
@@ -144,7 +151,7 @@ def template_policy_documents(template):
 
 
 def json_policy_documents():
-    return [(path.name, load_json(path)) for path in (TRUST_POLICY, READ_POLICY)]
+    return [(path.name, load_json(path)) for path in (TRUST_POLICY, READ_POLICY, SSM_POLICY)]
 
 
 class PolicyAssertions:
@@ -257,6 +264,44 @@ class IamJsonPolicies(PolicyAssertions, unittest.TestCase):
         self.assertEqual(condition["ArnLike"], {"aws:SourceArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:*"})
 
 
+class SsmReadPolicy(unittest.TestCase):
+    """infra/iam/ssm-read-policy.json: what shortcut-env calls for ssm: references, no more."""
+
+    def setUp(self):
+        self.by_sid = {s["Sid"]: s for s in statements(load_json(SSM_POLICY))}
+
+    def test_only_get_parameters_and_get_parameters_by_path(self):
+        granted = sorted(a for s in self.by_sid.values() for a in actions(s))
+        # Never ssm:GetParameter (one call per name) or ssm:DescribeParameters.
+        self.assertEqual(
+            granted, ["kms:Decrypt", "ssm:GetParameters", "ssm:GetParametersByPath"]
+        )
+
+    def test_names_are_granted_under_the_path_only(self):
+        statement = self.by_sid["ReadShortCutParameters"]
+        self.assertEqual(actions(statement), ["ssm:GetParameters"])
+        self.assertEqual(resources(statement), [PARAMETERS_ARN_PATTERN])
+
+    def test_a_path_read_is_granted_on_the_path_itself(self):
+        statement = self.by_sid["ReadShortCutParameterPath"]
+        self.assertEqual(actions(statement), ["ssm:GetParametersByPath"])
+        self.assertEqual(resources(statement), [PARAMETER_PATH_ARN])
+        self.assertNotIn("*", PARAMETER_PATH_ARN)
+
+    def test_kms_decrypt_goes_through_ssm_for_these_parameters(self):
+        statement = self.by_sid["DecryptSecureStringsWithCMKViaSsm"]
+        self.assertEqual(actions(statement), ["kms:Decrypt"])
+        condition = statement["Condition"]
+        self.assertEqual(condition["StringEquals"], {"kms:ViaService": VIA_SSM})
+        self.assertEqual(
+            condition["StringLike"], {"kms:EncryptionContext:PARAMETER_ARN": PARAMETERS_ARN_PATTERN}
+        )
+
+    def test_the_task_definition_reads_the_granted_path(self):
+        secret_name = env_of(container(load_json(TASK_DEFINITION))["environment"])["SECRET_NAME"]
+        self.assertIn(f"ssm:{PARAMETER_PATH}/", secret_name.split(","))
+
+
 class SecretStructureExample(unittest.TestCase):
     def setUp(self):
         self.secret = load_json(SECRET_EXAMPLE)
@@ -335,7 +380,7 @@ class TaskDefinition(unittest.TestCase):
             {
                 "APP_ENV": "production",
                 "AWS_REGION": REGION,
-                "SECRET_NAME": SECRET_NAME,
+                "SECRET_NAME": f"{SECRET_NAME},ssm:{PARAMETER_PATH}/",
                 "SHORTCUT_ENV_CREDENTIALS_DIR": CREDENTIALS_DIR,
             },
         )
@@ -534,6 +579,31 @@ class CloudFormationTemplate(PolicyAssertions, unittest.TestCase):
         rules = self.template["Rules"]["CrossAccountNeedsCustomerManagedKey"]
         self.assertEqual(
             rules["Assertions"][0]["Assert"], {"Fn::Equals": [{"Ref": "UseCustomerManagedKey"}, "true"]}
+        )
+
+    def test_parameter_store_is_opt_in_and_scoped_to_the_path(self):
+        self.assertEqual(self.template["Parameters"]["ReadParameterStorePath"]["Default"], "false")
+        policy = self.resources["TaskRoleSecretsReadPolicy"]["Properties"]["PolicyDocument"]
+        guarded = {}
+        for item in as_list(policy["Statement"]):
+            if isinstance(item, dict) and set(item) == {"Fn::If"}:
+                condition, statement, _ = item["Fn::If"]
+                guarded[statement["Sid"]] = (condition, statement)
+        base = "arn:${AWS::Partition}:ssm:${Region}:${AWS::AccountId}:parameter/${ProjectName}/${Environment}"
+        condition, path = guarded["ReadAppParameterPath"]
+        self.assertEqual(condition, "HasParameterStorePath")
+        self.assertEqual(actions(path), ["ssm:GetParametersByPath"])
+        self.assertEqual(resources(path), [{"Fn::Sub": base}])
+        condition, names = guarded["ReadAppParameters"]
+        self.assertEqual(condition, "HasParameterStorePath")
+        self.assertEqual(actions(names), ["ssm:GetParameters"])
+        self.assertEqual(resources(names), [{"Fn::Sub": base + "/*"}])
+        (app,) = self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+        secret_name = env_of(app["Environment"], "Name", "Value")["SECRET_NAME"]
+        self.assertEqual(secret_name["Fn::If"][0], "HasParameterStorePath")
+        self.assertEqual(
+            secret_name["Fn::If"][1],
+            {"Fn::Sub": "${ProjectName}/${Environment}/app,ssm:/${ProjectName}/${Environment}/"},
         )
 
     def test_log_group(self):

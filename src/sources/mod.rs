@@ -4,6 +4,7 @@
 
 pub mod dotenv;
 pub mod secretsmanager;
+pub mod ssm;
 pub mod tls;
 
 use crate::config::{Config, Source};
@@ -39,7 +40,11 @@ pub fn check_endpoints(vars: &Vars) -> Result<(), Error> {
 /// The endpoint variables the SDK reads for Secrets Manager (and AWS_ENDPOINT_URL for every
 /// service), checked before any call: the SDK would otherwise send a malformed one to DNS, or
 /// retry it until the deadline.
-pub const ENDPOINT_VARS: &[&str] = &["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"];
+pub const ENDPOINT_VARS: &[&str] = &[
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_SSM",
+];
 
 /// An endpoint URL as the SDK can use it: `http` or `https`, a host, a valid port, a path if
 /// wanted; no user name or password (the SDK signs requests, it does not send userinfo), no

@@ -60,7 +60,7 @@ pub fn attempt_timeout(deadline: Duration) -> Duration {
 /// in the body, and a bare 429 (from a proxy, a gateway, an emulator) has none, so it would
 /// otherwise not be retried at all.
 #[derive(Debug, Default)]
-struct TooManyRequests;
+pub(crate) struct TooManyRequests;
 
 impl ClassifyRetry for TooManyRequests {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
@@ -100,10 +100,10 @@ impl std::error::Error for TooLarge {}
 /// Bounds every answer's body to [`MAX_ANSWER_BYTES`] before the SDK reads it (it reads a
 /// whole answer into memory before parsing it), and remembers whether an answer was larger.
 #[derive(Debug, Clone, Default)]
-struct BoundedAnswer(Arc<AtomicBool>);
+pub(crate) struct BoundedAnswer(Arc<AtomicBool>);
 
 impl BoundedAnswer {
-    fn exceeded(&self) -> bool {
+    pub(crate) fn exceeded(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -147,10 +147,10 @@ impl Intercept for BoundedAnswer {
 /// SDK is still retrying can say what the attempts were failing with (throttling when a fleet
 /// starts at once, a refused connection, an untrusted certificate) instead of only "too slow".
 #[derive(Debug, Clone, Default)]
-struct LastAttempt(Arc<Mutex<Option<Failure>>>);
+pub(crate) struct LastAttempt(Arc<Mutex<Option<Failure>>>);
 
 impl LastAttempt {
-    fn failure(&self) -> Option<Failure> {
+    pub(crate) fn failure(&self) -> Option<Failure> {
         self.0.lock().ok().and_then(|failure| failure.clone())
     }
 }
@@ -168,10 +168,11 @@ impl Intercept for LastAttempt {
     ) -> Result<(), BoxError> {
         let failure = match context.output_or_error() {
             Some(Err(error)) => {
-                let service = error
-                    .as_operation_error()
-                    .and_then(|e| e.downcast_ref::<GetSecretValueError>())
-                    .and_then(|e| e.code().map(str::to_string));
+                let service = error.as_operation_error().and_then(|e| {
+                    e.downcast_ref::<GetSecretValueError>()
+                        .and_then(|e| e.code().map(str::to_string))
+                        .or_else(|| crate::sources::ssm::service_code(e))
+                });
                 match (service, error.as_connector_error()) {
                     (Some(code), _) => Some(Failure::Service {
                         code,
@@ -380,7 +381,33 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
     // resolved credentials.
     let mut clients: Vec<(String, aws_sdk_secretsmanager::Client)> = Vec::new();
     let mut calls = tokio::task::JoinSet::new();
+    // SSM parameters: one task, which batches the names and pages the paths
+    // (src/sources/ssm.rs), with the same client configuration and credentials.
+    let parameters: Vec<(usize, Reference)> = source
+        .secrets
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|(_, r)| r.parameter.is_some())
+        .collect();
+    if !parameters.is_empty() {
+        let clients = crate::sources::ssm::Clients {
+            config: &config,
+            credentials: credentials.clone(),
+            default_region: &default_region,
+        };
+        calls.spawn(crate::sources::ssm::fetch(
+            &clients,
+            parameters,
+            source.recursive,
+            deadline,
+            source.timeout,
+        ));
+    }
     for (index, reference) in source.secrets.iter().enumerate() {
+        if reference.parameter.is_some() {
+            continue;
+        }
         let own = reference
             .region
             .clone()
@@ -421,17 +448,23 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
             };
             let secret = reference.secret_id.clone();
             let result = failover::read(&secret, candidates, timeout, deadline, read_in).await;
-            (index, result)
+            vec![(index, result.map(|payload| vec![payload]))]
         });
     }
-    let mut results: Vec<Option<Result<Payload, Error>>> = std::iter::repeat_with(|| None)
+    let mut results: Vec<Option<Result<Vec<Payload>, Error>>> = std::iter::repeat_with(|| None)
         .take(source.secrets.len())
         .collect();
     loop {
         // Each call stops itself at the deadline; this is only a backstop.
         match tokio::time::timeout_at(deadline + BACKSTOP, calls.join_next()).await {
             Ok(None) => break,
-            Ok(Some(Ok((index, result)))) => results[index] = Some(result),
+            Ok(Some(Ok(done))) => {
+                for (index, result) in done {
+                    if let Some(slot) = results.get_mut(index) {
+                        *slot = Some(result);
+                    }
+                }
+            }
             Ok(Some(Err(join_error))) => {
                 return Err(Error::ServiceFailure {
                     code: "ClientError".into(),
@@ -454,17 +487,16 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
         }
     }
     // The first failure in configuration order, so that the report does not depend on timing.
-    results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(Error::ServiceFailure {
-                    code: "ClientError".into(),
-                    detail: "a fetch task did not report".into(),
-                })
+    let mut all = Vec::new();
+    for result in results {
+        all.extend(result.unwrap_or_else(|| {
+            Err(Error::ServiceFailure {
+                code: "ClientError".into(),
+                detail: "a fetch task did not report".into(),
             })
-        })
-        .collect()
+        })?);
+    }
+    Ok(all)
 }
 
 /// One GetSecretValue call: its answer as it came, with the region that gave it.
@@ -623,7 +655,7 @@ pub enum Failure {
     Other(String),
 }
 
-fn failure<E>(error: &SdkError<E, HttpResponse>) -> Failure
+pub(crate) fn failure<E>(error: &SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

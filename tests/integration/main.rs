@@ -38,5 +38,6 @@ mod policy;
 mod references;
 mod regions;
 mod signals;
+mod ssm;
 mod static_binary;
 mod tls;

@@ -151,7 +151,7 @@ fn bad_reference_invalid_region_in_the_arn_is_78() {
 #[test]
 fn bad_reference_arn_of_another_service_is_78() {
     refused(
-        "arn:aws:ssm:us-east-1:123456789012:parameter:x",
+        "arn:aws:sqs:us-east-1:123456789012:queue:x",
         78,
         "not of a Secrets Manager secret",
     );

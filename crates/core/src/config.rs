@@ -121,6 +121,8 @@ pub struct AwsSource {
     /// `--failover-region`: the replica regions read, in order, when a secret's own region is
     /// down (src/failover.rs); empty when not set.
     pub failover_regions: Vec<String>,
+    /// `--recursive`: an `ssm:/PATH/` reference reads the whole tree under the path.
+    pub recursive: bool,
 }
 
 /// How the SDK retries a failed call, within the overall deadline.
@@ -538,7 +540,11 @@ fn resolve_aws(app_env: AppEnv, given: &Given, vars: &Vars) -> Result<AwsSource,
         if secret.region.is_none() {
             secret.region.clone_from(&env_region);
         }
-        if secret.version_stage.is_none() && secret.version_id.is_none() {
+        // SECRET_VERSION_* are Secrets Manager's; a parameter pins itself with `:VERSION`.
+        if secret.parameter.is_none()
+            && secret.version_stage.is_none()
+            && secret.version_id.is_none()
+        {
             secret.version_stage = version_stage.clone();
             secret.version_id = version_id.clone();
         }
@@ -570,6 +576,10 @@ fn resolve_aws(app_env: AppEnv, given: &Given, vars: &Vars) -> Result<AwsSource,
         )?,
         retry: Retry::resolve(given, vars)?,
         failover_regions: failover_regions(given, vars)?,
+        recursive: parse_bool(
+            "SHORTCUT_ENV_RECURSIVE",
+            pick(given, vars, "SHORTCUT_ENV_RECURSIVE")?,
+        )?,
     })
 }
 
@@ -894,7 +904,6 @@ mod tests {
     fn malformed_arns_are_configuration_errors() {
         for bad in [
             "arn:aws:secretsmanager:eu-west-1:111122223333",
-            "arn:aws:ssm:eu-west-1:111122223333:parameter:x",
             "arn:aws:secretsmanager:EU-WEST-1:111122223333:secret:x",
             "arn:awz:secretsmanager:eu-west-1:111122223333:secret:x",
             "arn:aws:secretsmanager:eu-west-1:1111:secret:x",
@@ -903,6 +912,33 @@ mod tests {
             let err = resolve_vars(&[("APP_ENV", "production"), ("SECRET_NAME", bad)]).unwrap_err();
             assert_eq!(err.kind(), "secret-arn-malformed", "{bad}");
         }
+    }
+
+    #[test]
+    fn ssm_parameters_take_no_secret_version_and_recursive_is_a_boolean() {
+        let base = [
+            ("APP_ENV", "production"),
+            ("AWS_REGION", "us-east-1"),
+            ("SECRET_NAME", "app,ssm:/a/b,ssm:/a/"),
+            ("SECRET_VERSION_STAGE", "AWSPREVIOUS"),
+        ];
+        let source = aws(resolve_vars(&base).unwrap());
+        assert_eq!(
+            source.secrets[0].version_stage.as_deref(),
+            Some("AWSPREVIOUS")
+        );
+        assert_eq!(source.secrets[1].version_stage, None);
+        assert_eq!(source.secrets[1].region.as_deref(), Some("us-east-1"));
+        assert!(!source.recursive);
+        let mut recursive = base.to_vec();
+        recursive.push(("SHORTCUT_ENV_RECURSIVE", "true"));
+        assert!(aws(resolve_vars(&recursive).unwrap()).recursive);
+        recursive.push(("SHORTCUT_ENV_RECURSIVE", "deep"));
+        let err = resolve_vars(&recursive).unwrap_err();
+        assert_eq!(
+            (err.kind().as_str(), err.exit_code()),
+            ("invalid-setting", 78)
+        );
     }
 
     #[test]

@@ -56,11 +56,13 @@ kinds! {
     ProtectedTarget = "protected-target", Config;
     DuplicateTarget = "duplicate-target", Config;
     JsonKeyMissing = "json-key-missing", Data;
+    ParameterNameCollision = "parameter-name-collision", Data;
     FileKeyMissing = "file-key-missing", Data;
     InvalidSetting = "invalid-setting", Config;
     TrustStoreUnusable = "trust-store-unusable", Config;
     EndpointMalformed = "endpoint-malformed", Config;
     RequestRejected = "request-rejected", Config;
+    ParameterRequestRejected = "parameter-request-rejected", Config;
     NotUnicode = "not-unicode", Config;
     EnvFileMissing = "env-file-missing", Config;
     EnvFileUnreadable = "env-file-unreadable", Config;
@@ -75,6 +77,7 @@ kinds! {
     GcpJsonInvalid = "gcp-json-invalid", Data;
     SecretNotFound = "secret-not-found", NotFound;
     VersionNotFound = "version-not-found", NotFound;
+    ParameterNotFound = "parameter-not-found", NotFound;
     Unreachable = "unreachable", Unavailable;
     DnsFailure = "dns-failure", Unavailable;
     AnswerTooLarge = "answer-too-large", Unavailable;
@@ -82,6 +85,7 @@ kinds! {
     Throttled = "throttled", Unavailable;
     ServiceFailure = "service-failure", Unavailable;
     FailoverExhausted = "failover-exhausted", Unavailable;
+    ParameterStoreUnavailable = "parameter-store-unavailable", Unavailable;
     CredentialsDirUnsafe = "credentials-dir-unsafe", CantCreate;
     CredentialsFileFailed = "credentials-file-failed", CantCreate;
     NoCredentials = "no-credentials", NotAllowed;
@@ -89,6 +93,8 @@ kinds! {
     CredentialsRejected = "credentials-rejected", NotAllowed;
     AccessDenied = "access-denied", NotAllowed;
     KmsDecryptionFailed = "kms-decryption-failed", NotAllowed;
+    ParameterAccessDenied = "parameter-access-denied", NotAllowed;
+    ParameterKmsFailed = "parameter-kms-failed", NotAllowed;
     CommandNotFound = "command-not-found", CommandNotFound;
     CommandNotExecutable = "command-not-executable", NotExecutable;
     EnvironmentTooLarge = "environment-too-large", NotExecutable;
@@ -223,6 +229,8 @@ pub enum Error {
     },
     #[error("Secrets Manager rejected the request for {secret}: {detail}")]
     RequestRejected { secret: String, detail: String },
+    #[error("Parameter Store rejected the request for {parameters}: {detail}")]
+    ParameterRequestRejected { parameters: String, detail: String },
     #[error("{0} is not valid Unicode")]
     NotUnicode(&'static str),
     #[error("env file {path} does not exist")]
@@ -252,6 +260,14 @@ pub enum Error {
     },
     #[error("key {key} is not in secret {secret}")]
     JsonKeyMissing { secret: String, key: String },
+    /// `--recursive` names parameters by their last segment; two under one path share it.
+    #[error("parameters {first} and {second} under {path} would both be exported as {name}")]
+    ParameterNameCollision {
+        path: String,
+        name: String,
+        first: String,
+        second: String,
+    },
     #[error("--file {key}={target}: key {key} is not in the environment")]
     FileKeyMissing { key: String, target: String },
     #[error("required keys missing: {}", .0.join(", "))]
@@ -273,6 +289,10 @@ pub enum Error {
         version: String,
         detail: String,
     },
+    /// Every requested name (with its `:VERSION` / `:LABEL`) that GetParameters did not
+    /// return, all at once; or a path with nothing under it.
+    #[error("SSM parameters not found in {region}: {}", .names.join(", "))]
+    ParameterNotFound { region: String, names: Vec<String> },
 
     // ---- 69: Secrets Manager unavailable ----------------------------------------------------
     #[error("could not reach Secrets Manager in {region}: {detail}")]
@@ -300,6 +320,14 @@ pub enum Error {
         seconds: f64,
         failures: String,
     },
+    /// Parameter Store unreachable, throttled past the retries, or failing (5xx, an answer
+    /// that cannot be its own).
+    #[error("Parameter Store in {region} failed for {parameters}: {detail}")]
+    ParameterStoreUnavailable {
+        region: String,
+        parameters: String,
+        detail: String,
+    },
 
     // ---- 73: the credentials file could not be created safely -------------------------------
     #[error("credentials directory {path} is unsafe: {reason}")]
@@ -322,6 +350,10 @@ pub enum Error {
     AccessDenied { secret: String, detail: String },
     #[error("KMS refused to decrypt secret {secret}: {detail}")]
     KmsDecryptionFailed { secret: String, detail: String },
+    #[error("access denied to SSM parameters {parameters}: {detail}")]
+    ParameterAccessDenied { parameters: String, detail: String },
+    #[error("KMS refused to decrypt SSM parameters {parameters}: {detail}")]
+    ParameterKmsFailed { parameters: String, detail: String },
 
     // ---- 126/127: the command ---------------------------------------------------------------
     #[error("command not found: {0}")]
@@ -376,11 +408,13 @@ impl Error {
             ProtectedTarget { .. } => Kind::ProtectedTarget,
             DuplicateTarget { .. } => Kind::DuplicateTarget,
             JsonKeyMissing { .. } => Kind::JsonKeyMissing,
+            ParameterNameCollision { .. } => Kind::ParameterNameCollision,
             FileKeyMissing { .. } => Kind::FileKeyMissing,
             InvalidSetting { .. } => Kind::InvalidSetting,
             TrustStoreUnusable { .. } => Kind::TrustStoreUnusable,
             EndpointMalformed { .. } => Kind::EndpointMalformed,
             RequestRejected { .. } => Kind::RequestRejected,
+            ParameterRequestRejected { .. } => Kind::ParameterRequestRejected,
             NotUnicode(_) => Kind::NotUnicode,
             EnvFileMissing { .. } => Kind::EnvFileMissing,
             EnvFileUnreadable { .. } => Kind::EnvFileUnreadable,
@@ -395,6 +429,7 @@ impl Error {
             GcpJsonInvalid(_) => Kind::GcpJsonInvalid,
             SecretNotFound { .. } => Kind::SecretNotFound,
             VersionNotFound { .. } => Kind::VersionNotFound,
+            ParameterNotFound { .. } => Kind::ParameterNotFound,
             Unreachable { .. } => Kind::Unreachable,
             DnsFailure { .. } => Kind::DnsFailure,
             AnswerTooLarge { .. } => Kind::AnswerTooLarge,
@@ -402,6 +437,7 @@ impl Error {
             Throttled { .. } => Kind::Throttled,
             ServiceFailure { .. } => Kind::ServiceFailure,
             FailoverExhausted { .. } => Kind::FailoverExhausted,
+            ParameterStoreUnavailable { .. } => Kind::ParameterStoreUnavailable,
             CredentialsDirUnsafe { .. } => Kind::CredentialsDirUnsafe,
             CredentialsFileFailed { .. } => Kind::CredentialsFileFailed,
             NoCredentials(_) => Kind::NoCredentials,
@@ -409,6 +445,8 @@ impl Error {
             CredentialsRejected { .. } => Kind::CredentialsRejected,
             AccessDenied { .. } => Kind::AccessDenied,
             KmsDecryptionFailed { .. } => Kind::KmsDecryptionFailed,
+            ParameterAccessDenied { .. } => Kind::ParameterAccessDenied,
+            ParameterKmsFailed { .. } => Kind::ParameterKmsFailed,
             CommandNotFound(_) => Kind::CommandNotFound,
             CommandNotExecutable { .. } => Kind::CommandNotExecutable,
             EnvironmentTooLarge { .. } => Kind::EnvironmentTooLarge,
@@ -455,7 +493,9 @@ impl Error {
                 .into(),
             ReferenceMalformed { .. } => "a reference is [VAR=]NAME-or-ARN[:JSON_KEY[:VERSION_STAGE\
                                           [:VERSION_ID]]], several separated by commas, e.g. \
-                                          short-cut/prod/app or DB_HOST=short-cut/prod/app:MILVUS_HOST"
+                                          short-cut/prod/app or DB_HOST=short-cut/prod/app:MILVUS_HOST; \
+                                          an SSM parameter is [VAR=]ssm:/NAME[:VERSION|:LABEL], its \
+                                          ARN, or a path ssm:/PATH/"
                 .into(),
             ProtectedTarget { name, .. } => format!(
                 "choose another name, or allow this one explicitly with --allow-key {name} \
@@ -467,6 +507,12 @@ impl Error {
             JsonKeyMissing { .. } => "check the key's spelling (keys are case-sensitive) in the \
                                       reference and in the secret's JSON, and the version read"
                 .into(),
+            ParameterNameCollision { path, .. } => format!(
+                "with --recursive every parameter under {path} is exported under its last path \
+                 segment: rename one of them, or read the subpaths as references of their own \
+                 (without --recursive), or name one with VAR=ssm:NAME and leave it out with \
+                 --exclude"
+            ),
             FileKeyMissing { .. } => "the key must be in the secret (or .env) under this name \
                                       after --only/--exclude/--map/--prefix are applied"
                 .into(),
@@ -485,6 +531,10 @@ impl Error {
             ),
             RequestRejected { .. } => "check SECRET_NAME, SECRET_VERSION_ID (a version id is a \
                                        UUID) and SECRET_VERSION_STAGE"
+                .into(),
+            ParameterRequestRejected { .. } => "check the reference's :VERSION (digits) or \
+                                                :LABEL, and that the name is a parameter's \
+                                                (see docs/ssm.md)"
                 .into(),
             NotUnicode(name) => format!("{name} must be valid UTF-8"),
             EnvFileMissing { .. } => "create the file (see .env.example), fix SHORTCUT_ENV_FILE \
@@ -534,6 +584,11 @@ impl Error {
                                        secretsmanager list-secret-version-ids --secret-id \
                                        NAME` lists them)"
                 .into(),
+            ParameterNotFound { .. } => "check each name (case-sensitive, with its leading /), \
+                                         AWS_REGION or the ARN's region, and the :VERSION or \
+                                         :LABEL if given (`aws ssm get-parameter-history \
+                                         --name NAME` lists them)"
+                .into(),
             DnsFailure { region, .. } => format!(
                 "check that the region {region} is spelled right (AWS_REGION, or the ARN's \
                  region), then the DNS of the network (VPC DNS resolution, the private DNS of a \
@@ -569,6 +624,13 @@ impl Error {
                                          secretsmanager describe-secret` shows its \
                                          ReplicationStatus), and the AWS Health Dashboard"
                 .into(),
+            ParameterStoreUnavailable { region, .. } => format!(
+                "check the network path to Parameter Store in {region} (NAT gateway or an ssm \
+                 VPC endpoint, DNS) and AWS_ENDPOINT_URL_SSM if set; when many tasks start at \
+                 once, GetParameters' shared quota throttles them: stagger the starts, enable \
+                 Parameter Store's higher throughput, or raise SHORTCUT_ENV_MAX_ATTEMPTS and \
+                 SHORTCUT_ENV_TIMEOUT"
+            ),
             CredentialsDirUnsafe { .. } => "point SHORTCUT_ENV_CREDENTIALS_DIR at a directory \
                                             owned by this user, not writable by group or others \
                                             (chmod 700), and not a symlink"
@@ -601,6 +663,18 @@ impl Error {
             KmsDecryptionFailed { .. } => "check the KMS key policy of the secret's key: the \
                                            task role needs kms:Decrypt (with kms:ViaService = \
                                            secretsmanager.REGION.amazonaws.com)"
+                .into(),
+            ParameterAccessDenied { .. } => "the task role needs ssm:GetParameters on each \
+                                             parameter's ARN (arn:aws:ssm:REGION:ACCOUNT:\
+                                             parameter/NAME) and, for an ssm:/PATH/ reference, \
+                                             ssm:GetParametersByPath on the path's ARN \
+                                             (parameter/PATH, no trailing slash); a SecureString \
+                                             also needs kms:Decrypt on its key (docs/ssm.md#iam)"
+                .into(),
+            ParameterKmsFailed { .. } => "a SecureString is decrypted with its KMS key: the task \
+                                          role needs kms:Decrypt on that key (with \
+                                          kms:ViaService = ssm.REGION.amazonaws.com), and the \
+                                          key must be enabled (docs/ssm.md#iam)"
                 .into(),
             CommandNotFound(_) => "check the command's spelling and that it is installed on PATH \
                                    in the image"

@@ -31,8 +31,29 @@ pub enum Payload {
         /// Set when a replica answered because the secret's own region failed.
         failover: Option<Failover>,
     },
+    /// One SSM parameter: a single-parameter reference's, or one of a path's (then
+    /// `reference` is the path's; see [`path_parameters`]).
+    Parameter {
+        reference: Reference,
+        /// The region that answered.
+        region: String,
+        parameter: RawParameter,
+    },
     /// Local mode's dotenv file; `text` is `None` when the default `.env` does not exist.
     DotEnv { path: PathBuf, text: Option<String> },
+}
+
+/// One parameter as Parameter Store returned it (GetParameters, GetParametersByPath).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawParameter {
+    /// Its full name, e.g. `/short-cut/prod/openai-key`.
+    pub name: String,
+    /// Its value, SecureStrings decrypted. `Debug` redacts it.
+    pub value: SecretValue,
+    pub version: i64,
+    /// `String`, `StringList` or `SecureString`; `unknown type` for anything else (the text
+    /// of an unknown type came from the network and is not shown).
+    pub kind: &'static str,
 }
 
 /// How a secret came to be read from a replica region (`--failover-region`).
@@ -56,6 +77,14 @@ pub enum Origin {
         /// The secret's own region, when a replica answered instead.
         failed_over_from: Option<String>,
     },
+    /// An SSM parameter: `ssm:/short-cut/prod/openai-key` (as referred to: the reference, or
+    /// for a path's parameter `ssm:` and its name), its version and type.
+    Parameter {
+        parameter: String,
+        region: String,
+        version: i64,
+        kind: &'static str,
+    },
     DotEnv {
         path: PathBuf,
         found: bool,
@@ -70,6 +99,9 @@ impl std::fmt::Debug for Payload {
                 size(text.as_ref().map(String::len)),
                 size(binary.as_ref().map(Vec::len)),
             ),
+            Payload::Parameter { parameter, .. } => {
+                (size(Some(parameter.value.expose().len())), None)
+            }
             Payload::DotEnv { text, .. } => (size(text.as_ref().map(String::len)), None),
         };
         f.debug_struct("Payload")
@@ -97,12 +129,103 @@ impl Payload {
                 version_stages: version_stages.clone(),
                 failed_over_from: failover.as_ref().map(|f| f.from.clone()),
             },
+            Payload::Parameter {
+                reference,
+                region,
+                parameter,
+            } => Origin::Parameter {
+                parameter: parameter_shown(reference, parameter),
+                region: region.clone(),
+                version: parameter.version,
+                kind: parameter.kind,
+            },
             Payload::DotEnv { path, text } => Origin::DotEnv {
                 path: path.clone(),
                 found: text.is_some(),
             },
         }
     }
+}
+
+/// A parameter as messages, `check` and the success line name it: a single parameter as its
+/// reference says (`ssm:/a/b:3`, or the ARN), a path's parameter as `ssm:` and its name.
+pub fn parameter_shown(reference: &Reference, parameter: &RawParameter) -> String {
+    match &reference.parameter {
+        Some(p) if p.path => format!("ssm:{}", parameter.name),
+        _ => reference.secret_id.clone(),
+    }
+}
+
+/// The entries of one parameter: its whole value, under `VAR=` or the last segment of its
+/// name. The source shows the version and type, so `check` does:
+/// `ssm:/short-cut/prod/openai-key (version 3, SecureString)`.
+fn parameter_entries(reference: &Reference, parameter: &RawParameter) -> Entries {
+    let name = match (&reference.target, &reference.parameter) {
+        (Some(target), _) => target.clone(),
+        // A single parameter is named by the reference (not by the answer); a path's by the
+        // answer, checked by `path_parameters`.
+        (None, Some(p)) if !p.path => crate::reference::last_segment(&p.name).to_string(),
+        (None, _) => crate::reference::last_segment(&parameter.name).to_string(),
+    };
+    Entries {
+        source: format!(
+            "{} (version {}, {})",
+            parameter_shown(reference, parameter),
+            parameter.version,
+            parameter.kind
+        ),
+        kind: SourceKind::Secret,
+        pairs: vec![(name, parameter.value.clone())],
+        nulls: Vec::new(),
+    }
+}
+
+/// The parameters a path read gives, checked: in name order, each once; each a parameter
+/// name under `path` (the names came from the network); under `--recursive`, no two with the
+/// same last segment (the error names both, never a silent choice). Nothing under the path is
+/// "not found" (66): Parameter Store answers an empty page for a misspelt path, and a start
+/// without its variables would only fail later, in the app.
+pub fn path_parameters(
+    path: &str,
+    region: &str,
+    mut parameters: Vec<RawParameter>,
+) -> Result<Vec<RawParameter>, Error> {
+    if parameters.is_empty() {
+        return Err(Error::ParameterNotFound {
+            region: region.to_string(),
+            names: vec![format!("ssm:{path} (no parameter under the path)")],
+        });
+    }
+    parameters.sort_by(|a, b| a.name.cmp(&b.name));
+    // Pages that overlap (an endpoint that repeats an item) give the same parameter twice.
+    parameters.dedup_by(|a, b| a.name == b.name);
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for parameter in &parameters {
+        let under = parameter
+            .name
+            .strip_prefix(path)
+            .is_some_and(|rest| !rest.is_empty() && crate::reference::is_parameter_text(rest));
+        if !under {
+            return Err(Error::ParameterStoreUnavailable {
+                region: region.to_string(),
+                parameters: format!("ssm:{path}"),
+                detail: format!(
+                    "the answer names a parameter that is not under the path: {}",
+                    crate::text::shorten(&parameter.name)
+                ),
+            });
+        }
+        let key = crate::reference::last_segment(&parameter.name);
+        if let Some(first) = seen.insert(key, &parameter.name) {
+            return Err(Error::ParameterNameCollision {
+                path: format!("ssm:{path}"),
+                name: crate::names::shown_key(key),
+                first: first.to_string(),
+                second: parameter.name.clone(),
+            });
+        }
+    }
+    Ok(parameters)
 }
 
 /// The warning for a secret a replica answered: which region failed, and why.
@@ -163,6 +286,11 @@ pub fn entries(payload: &Payload) -> Result<Option<Entries>, Error> {
             };
             envmap::select(reference, secret, text).map(Some)
         }
+        Payload::Parameter {
+            reference,
+            parameter,
+            ..
+        } => Ok(Some(parameter_entries(reference, parameter))),
         Payload::DotEnv { path, text } => text
             .as_deref()
             .map(|text| parse_env_text(path, text))
@@ -273,5 +401,139 @@ pub fn credential_problem(
         ))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(name: &str, value: &str, version: i64) -> RawParameter {
+        RawParameter {
+            name: name.into(),
+            value: SecretValue::new(value.into()),
+            version,
+            kind: "SecureString",
+        }
+    }
+
+    fn parameter(reference: &str, raw: RawParameter) -> Payload {
+        Payload::Parameter {
+            reference: crate::reference::parse(reference).unwrap(),
+            region: "us-east-1".into(),
+            parameter: raw,
+        }
+    }
+
+    fn only_pair(payload: &Payload) -> (String, String, String) {
+        let entries = entries(payload).unwrap().unwrap();
+        let (name, value) = &entries.pairs[0];
+        (name.clone(), value.expose().to_string(), entries.source)
+    }
+
+    #[test]
+    fn a_single_parameter_is_named_after_its_last_segment_with_its_version_and_type() {
+        let payload = parameter(
+            "ssm:/short-cut/prod/OPENAI_API_KEY",
+            raw("/short-cut/prod/OPENAI_API_KEY", "v", 3),
+        );
+        assert_eq!(
+            only_pair(&payload),
+            (
+                "OPENAI_API_KEY".into(),
+                "v".into(),
+                "ssm:/short-cut/prod/OPENAI_API_KEY (version 3, SecureString)".into()
+            )
+        );
+        assert_eq!(
+            payload.origin(),
+            Origin::Parameter {
+                parameter: "ssm:/short-cut/prod/OPENAI_API_KEY".into(),
+                region: "us-east-1".into(),
+                version: 3,
+                kind: "SecureString",
+            }
+        );
+    }
+
+    #[test]
+    fn var_names_a_parameter_and_the_reference_not_the_answer_names_it_otherwise() {
+        let payload = parameter("KEY=ssm:/a/openai-key:2", raw("/a/openai-key", "v", 2));
+        assert_eq!(only_pair(&payload).0, "KEY");
+        // An answer naming another parameter does not rename a single reference's variable.
+        let payload = parameter("ssm:/a/EXPECTED", raw("/a/OTHER", "v", 1));
+        assert_eq!(only_pair(&payload).0, "EXPECTED");
+    }
+
+    #[test]
+    fn a_path_parameter_is_named_and_shown_by_its_own_name() {
+        let payload = parameter("ssm:/app/", raw("/app/db/HOST", "h", 4));
+        let (name, _, source) = only_pair(&payload);
+        assert_eq!(name, "HOST");
+        assert_eq!(source, "ssm:/app/db/HOST (version 4, SecureString)");
+    }
+
+    #[test]
+    fn a_parameter_payload_redacts_its_value_in_debug() {
+        let payload = parameter("ssm:/a/K", raw("/a/K", "LEAKMARKER", 1));
+        let debug = format!("{payload:?}");
+        assert!(
+            !debug.contains("LEAKMARKER") && debug.contains("redacted"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn a_path_gives_its_parameters_in_name_order_each_once() {
+        let all = path_parameters(
+            "/app/",
+            "us-east-1",
+            vec![
+                raw("/app/B", "2", 1),
+                raw("/app/A", "1", 4),
+                raw("/app/B", "2", 1),
+            ],
+        )
+        .unwrap();
+        let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["/app/A", "/app/B"]);
+    }
+
+    #[test]
+    fn nothing_under_a_path_is_not_found() {
+        let error = path_parameters("/app/", "us-east-1", Vec::new()).unwrap_err();
+        assert_eq!(
+            (error.kind().as_str(), error.exit_code()),
+            ("parameter-not-found", 66)
+        );
+        assert!(error.to_string().contains("ssm:/app/"), "{error}");
+    }
+
+    #[test]
+    fn recursive_collisions_name_both_parameters() {
+        let error = path_parameters(
+            "/app/",
+            "us-east-1",
+            vec![raw("/app/x/KEY", "1", 1), raw("/app/y/KEY", "2", 1)],
+        )
+        .unwrap_err();
+        assert_eq!(
+            (error.kind().as_str(), error.exit_code()),
+            ("parameter-name-collision", 65)
+        );
+        let text = error.to_string();
+        assert!(
+            text.contains("/app/x/KEY") && text.contains("/app/y/KEY"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_path_answer_outside_the_path_is_refused_and_escaped() {
+        for name in ["/other/KEY", "/app/", "/app/a\nb"] {
+            let error = path_parameters("/app/", "us-east-1", vec![raw(name, "1", 1)]).unwrap_err();
+            assert_eq!(error.kind(), "parameter-store-unavailable", "{name:?}");
+            assert!(!error.to_string().contains('\n'));
+        }
     }
 }

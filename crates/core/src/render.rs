@@ -195,6 +195,7 @@ pub struct Report<'a> {
 pub fn success_line(report: &Report<'_>) -> (String, Map<String, Value>) {
     let mut fields = Map::new();
     let mut secrets = Vec::new();
+    let mut parameters = Vec::new();
     let mut shown = Vec::new();
     // After the time, so that what parses the line (docs/rotation.md) still does.
     let mut replicas = String::new();
@@ -234,7 +235,26 @@ pub fn success_line(report: &Report<'_>) -> (String, Map<String, Value>) {
                 }
                 secrets.push(entry);
             }
+            // The shape of a secret's, so that what parses the line reads both.
+            Origin::Parameter {
+                parameter,
+                region,
+                version,
+                kind,
+            } => {
+                shown.push(format!("{parameter} (version {version}, {kind})"));
+                parameters.push(json!({
+                    "parameter": parameter,
+                    "region": region,
+                    "version": version,
+                    "type": kind,
+                }));
+            }
         }
+    }
+    if !parameters.is_empty() {
+        fields.insert("region".into(), json!(report.region));
+        fields.insert("parameters".into(), Value::Array(parameters));
     }
     if !secrets.is_empty() {
         fields.insert("region".into(), json!(report.region));
@@ -403,5 +423,29 @@ mod tests {
         assert!(line("A ").contains("short-cut/prod/app") && line("A ").ends_with("OK (required)"));
         assert!(line("HOME").contains("inherited"));
         assert!(line("MISSING").ends_with("FAIL (required, missing)"));
+    }
+
+    #[test]
+    fn a_parameter_is_shown_in_the_shape_of_a_secret() {
+        let origins = [Origin::Parameter {
+            parameter: "ssm:/short-cut/prod/K".into(),
+            region: "us-east-1".into(),
+            version: 3,
+            kind: "SecureString",
+        }];
+        let (message, fields) = success_line(&Report {
+            app_env: "production",
+            region: Some("us-east-1"),
+            origins: &origins,
+            keys: 1,
+            gcp_file: None,
+            elapsed_ms: 7,
+        });
+        assert_eq!(
+            message,
+            "loaded 1 key from ssm:/short-cut/prod/K (version 3, SecureString) in 7 ms"
+        );
+        assert_eq!(fields["parameters"][0]["version"], 3);
+        assert_eq!(fields["parameters"][0]["type"], "SecureString");
     }
 }

@@ -109,7 +109,6 @@ const fn many(
     }
 }
 
-#[allow(dead_code, reason = "until the first switch setting lands")]
 const fn switch(
     var: &'static str,
     flag: &'static str,
@@ -155,8 +154,9 @@ pub const SETTINGS: &[Setting] = &[
             "--secret",
             "REF",
             "Secret reference: a name or ARN, optionally [VAR=]…[:JSON_KEY[:STAGE[:VERSION_ID]]] \
-             as in ECS's valueFrom; repeat it or separate with commas for several secrets (later \
-             ones win)",
+             as in ECS's valueFrom, or an SSM parameter ssm:/NAME[:VERSION|:LABEL] (or its ARN, \
+             or a path ssm:/PATH/); repeat it or separate with commas for several (later ones \
+             win)",
             None,
         )
     },
@@ -335,6 +335,13 @@ pub const SETTINGS: &[Setting] = &[
             NETWORK,
         )
     },
+    switch(
+        "SHORTCUT_ENV_RECURSIVE",
+        "--recursive",
+        "An ssm:/PATH/ reference reads every parameter below the path, not only those directly \
+         under it; each is exported under its last path segment",
+        None,
+    ),
 ];
 
 /// The setting whose variable is `var`.

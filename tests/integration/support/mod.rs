@@ -226,6 +226,80 @@ pub fn put_value(name: &str, text: &str) -> String {
     output.version_id().unwrap().to_string()
 }
 
+// ---- SSM Parameter Store (moto serves it on the same port) ---------------------------------
+
+fn ssm_client_in(region: &str) -> aws_sdk_ssm::Client {
+    let config = aws_sdk_ssm::Config::builder()
+        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+        .region(aws_sdk_ssm::config::Region::new(region.to_string()))
+        .endpoint_url(moto().url())
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    aws_sdk_ssm::Client::from_conf(config)
+}
+
+/// moto's account: the account of every parameter ARN it answers with.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// A path no other test uses, with its trailing slash: `/short-cut/test/ssm-PID-N/`.
+pub fn unique_path() -> String {
+    format!("/short-cut/test/{}/", unique("ssm"))
+}
+
+/// Creates or overwrites the SecureString parameter `name` in moto; returns its new version.
+pub fn put_secure(name: &str, value: &str) -> i64 {
+    put_parameter_in(
+        REGION,
+        name,
+        value,
+        aws_sdk_ssm::types::ParameterType::SecureString,
+    )
+}
+
+/// Creates or overwrites the String parameter `name` in moto; returns its new version.
+pub fn put_string(name: &str, value: &str) -> i64 {
+    put_parameter_in(
+        REGION,
+        name,
+        value,
+        aws_sdk_ssm::types::ParameterType::String,
+    )
+}
+
+pub fn put_parameter_in(
+    region: &str,
+    name: &str,
+    value: &str,
+    kind: aws_sdk_ssm::types::ParameterType,
+) -> i64 {
+    let client = ssm_client_in(region);
+    let request = client
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(kind)
+        .overwrite(true)
+        .send();
+    block_on(request)
+        .unwrap_or_else(|e| panic!("put_parameter {name}: {e:?}"))
+        .version()
+}
+
+/// Puts `label` on `version` of parameter `name`.
+pub fn label_parameter(name: &str, version: i64, label: &str) {
+    let client = ssm_client_in(REGION);
+    let request = client
+        .label_parameter_version()
+        .name(name)
+        .parameter_version(version)
+        .labels(label)
+        .send();
+    block_on(request).unwrap_or_else(|e| panic!("label_parameter_version {name}: {e:?}"));
+}
+
 // ---- running the binary -------------------------------------------------------------------
 
 /// A run of `shortcut-env` in a cleared environment with its own HOME and temp dir.
