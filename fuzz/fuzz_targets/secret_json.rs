@@ -8,7 +8,8 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use shortcut_env_core::envmap::{self, Policy};
-use shortcut_env_core::reference;
+use shortcut_env_core::payload;
+use shortcut_env_core::reference::{self, Reference};
 use shortcut_env_core::vars::Vars;
 
 fuzz_target!(|data: &[u8]| {
@@ -50,8 +51,39 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = shortcut_env_core::payload::validate_gcp_json(text);
+    payloads(data, text);
     no_value_in_messages(text);
 });
+
+/// The bytes as what Secrets Manager may answer, a SecretString or a SecretBinary, for each
+/// kind of reference: turning a payload into entries never panics, and its `Debug` shows no
+/// value (checked on a marked copy, so that input spelling part of the `Debug` text is no leak).
+fn payloads(data: &[u8], text: &str) {
+    let payload = |reference: &Reference, string: Option<String>, binary: Option<Vec<u8>>| {
+        payload::Payload::Secret {
+            reference: reference.clone(),
+            region: "us-east-1".into(),
+            text: string,
+            binary,
+            version_id: None,
+            version_stages: Vec::new(),
+            failover: None,
+        }
+    };
+    for selector in ["fuzz/secret", "fuzz/secret:KEY", "VAR=fuzz/secret"] {
+        let Ok(reference) = reference::parse(selector) else {
+            continue;
+        };
+        let _ = payload::entries(&payload(&reference, Some(text.to_string()), None));
+        let _ = payload::entries(&payload(&reference, None, Some(data.to_vec())));
+        let marked = format!("{MARK}{text}");
+        let shown = format!(
+            "{:?}",
+            payload(&reference, Some(marked.clone()), Some(marked.into_bytes()))
+        );
+        assert!(!shown.contains(MARK), "{shown}");
+    }
+}
 
 const MARK: &str = "zqLEAKqz";
 
