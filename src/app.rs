@@ -39,7 +39,7 @@ pub struct Plan {
 
 impl Plan {
     /// The variables that point at materialized files.
-    fn file_vars(&self) -> Vec<String> {
+    pub(crate) fn file_vars(&self) -> Vec<String> {
         let mut vars = Vec::new();
         if self.env.contains(GCP_JSON_VAR) {
             vars.push(GCP_PATH_VAR.to_string());
@@ -103,7 +103,7 @@ pub fn run(
     let payloads = sources::fetch(&config, inherited)?;
 
     // Plan: payloads → entries → the command's environment.
-    let mut plan = plan(config, &payloads, inherited, log)?;
+    let mut plan = plan(config, &payloads, inherited, Some(log))?;
 
     // Materialize, under the guard.
     let files = materialize_files(&mut plan, &mut dir, log)?;
@@ -120,6 +120,9 @@ pub fn run(
                 &plan.config.require,
                 &plan.file_vars(),
             ))?;
+            if let Some(cost) = crate::supervise::watch_cost(&plan.config) {
+                print_stdout(&cost)?;
+            }
             required?;
             fits?;
             announce(&plan, started, log);
@@ -141,29 +144,55 @@ pub fn run(
             required?;
             fits?;
             announce(&plan, started, log);
+            if plan.config.supervise.init {
+                // The command will use the files; from here on the supervisor owns them.
+                files.keep();
+                return crate::supervise::run(command, plan, inherited, log);
+            }
             // Returns only if the command did not start; `files` then removes what we wrote.
             Err(exec::exec(command, &plan.env))
         }
     }
 }
 
-/// The sources' payloads as the command's environment, by the configured rules.
+/// `--watch`: the pipeline once more, from a configuration whose watched references are
+/// pinned to the version ids a poll saw: fetch, plan, files, require, size. The warnings of
+/// the start are not repeated. The files it writes are kept on success and removed on failure
+/// (only its own: the running command's were handed over before it started).
+pub(crate) fn rebuild(config: Config, inherited: &Vars, log: &Logger) -> Result<Plan, Error> {
+    let needs_files = !config.files.is_empty() || inherited.contains(GCP_JSON_VAR);
+    let mut dir = materialize::prepare_dir(&config.credentials_dir, needs_files)?;
+    let payloads = sources::fetch(&config, inherited)?;
+    let mut plan = plan(config, &payloads, inherited, None)?;
+    let files = materialize_files(&mut plan, &mut dir, log)?;
+    require(&plan)?;
+    exec::check_size(&[], &plan.env)?;
+    files.keep();
+    Ok(plan)
+}
+
+/// The sources' payloads as the command's environment, by the configured rules; warnings go
+/// to `log` when there is one.
 fn plan(
     config: Config,
     payloads: &[payload::Payload],
     inherited: &Vars,
-    log: &Logger,
+    log: Option<&Logger>,
 ) -> Result<Plan, Error> {
     let mut entries = Vec::new();
-    for warning in payloads.iter().filter_map(payload::failover_warning) {
-        log.warn(&warning);
+    if let Some(log) = log {
+        for warning in payloads.iter().filter_map(payload::failover_warning) {
+            log.warn(&warning);
+        }
     }
     for payload in payloads {
         entries.extend(payload::entries(payload)?);
     }
     let mut built = envmap::build(inherited, &entries, &config.policy)?;
-    for warning in &built.warnings {
-        log.warn(warning);
+    if let Some(log) = log {
+        for warning in &built.warnings {
+            log.warn(warning);
+        }
     }
     Ok(Plan {
         // One environment, which materializing then extends; `built` keeps what it says.

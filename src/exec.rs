@@ -42,26 +42,32 @@ pub fn exec(command: &[OsString], env: &Vars) -> Error {
         return not_executable(program, "an argument or variable holds a NUL byte".into());
     };
     let gate = ExecGate::open();
-    let error = exec_first(program, &candidates(program, env), &argv, &envp, env);
+    let Err(error) = start_first(program, env, |path| {
+        let path_c = c_strings([path.as_os_str()])
+            .and_then(|v| v.into_iter().next())
+            .ok_or(Errno::ENOENT)?;
+        let Err(errno) = nix::unistd::execve(&path_c, &argv, &envp);
+        Err::<std::convert::Infallible, _>(errno)
+    });
     gate.failed();
     error
 }
 
-/// Tries each candidate as execvp does: a candidate that is missing is skipped, one that is
-/// found but not executable is remembered and the search goes on, any other failure ends it.
-fn exec_first(
+/// Tries `start` on each candidate for `program` as execvp does: a candidate that is missing
+/// is skipped, one that is found but not executable is remembered and the search goes on, any
+/// other failure ends it. Shared by exec and by `--init`'s spawn, so that both classify a
+/// failure (126 or 127) the same way.
+pub fn start_first<T>(
     program: &OsStr,
-    candidates: &[PathBuf],
-    argv: &[CString],
-    envp: &[CString],
     env: &Vars,
-) -> Error {
+    mut start: impl FnMut(&Path) -> Result<T, Errno>,
+) -> Result<T, Error> {
     let mut found: Option<Error> = None;
-    for path in candidates {
-        let Some(path_c) = c_strings([path.as_os_str()]).and_then(|v| v.into_iter().next()) else {
-            continue;
+    for path in &candidates(program, env) {
+        let errno = match start(path) {
+            Ok(started) => return Ok(started),
+            Err(errno) => errno,
         };
-        let Err(errno) = nix::unistd::execve(&path_c, argv, envp);
         let problem = match errno {
             // A file that exists but "does not": its #! interpreter is missing.
             Errno::ENOENT if path.is_file() => {
@@ -79,23 +85,28 @@ fn exec_first(
             )),
             // No fallback to /bin/sh (glibc's execvp has one): an unknown format is an error.
             Errno::ENOEXEC => {
-                return not_executable(
+                return Err(not_executable(
                     path.as_os_str(),
                     "Exec format error: not a binary for this platform, nor a script with a #! \
                      line"
                         .into(),
-                );
+                ));
             }
-            Errno::E2BIG => return too_large(&[program], env, "the kernel refused it (E2BIG)"),
+            Errno::E2BIG => {
+                return Err(too_large(&[program], env, "the kernel refused it (E2BIG)"));
+            }
             other => {
-                return not_executable(path.as_os_str(), std::io::Error::from(other).to_string());
+                return Err(not_executable(
+                    path.as_os_str(),
+                    std::io::Error::from(other).to_string(),
+                ));
             }
         };
         if found.is_none() {
             found = problem;
         }
     }
-    found.unwrap_or_else(|| Error::CommandNotFound(shown(program)))
+    Err(found.unwrap_or_else(|| Error::CommandNotFound(shown(program))))
 }
 
 /// The paths to try for `program`: itself when it holds a `/`, else each PATH entry of the
@@ -235,7 +246,7 @@ fn shown(text: &OsStr) -> String {
     }
 }
 
-fn env_strings(env: &Vars) -> impl Iterator<Item = OsString> + '_ {
+pub fn env_strings(env: &Vars) -> impl Iterator<Item = OsString> + '_ {
     env.iter().map(|(k, v)| {
         let mut entry = k.to_owned();
         entry.push("=");
@@ -244,7 +255,7 @@ fn env_strings(env: &Vars) -> impl Iterator<Item = OsString> + '_ {
     })
 }
 
-fn c_strings<S: AsRef<OsStr>>(items: impl IntoIterator<Item = S>) -> Option<Vec<CString>> {
+pub fn c_strings<S: AsRef<OsStr>>(items: impl IntoIterator<Item = S>) -> Option<Vec<CString>> {
     items
         .into_iter()
         .map(|s| CString::new(s.as_ref().as_bytes()).ok())

@@ -22,6 +22,7 @@ pub mod log;
 pub mod materialize;
 pub mod signals;
 pub mod sources;
+pub mod supervise;
 
 use std::ffi::OsString;
 

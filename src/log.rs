@@ -72,6 +72,21 @@ impl Logger {
         );
     }
 
+    /// An error that does not end the process (`--watch`: a failed poll, a rejected new
+    /// value): `context` before the message, the error's own kind, exit code and hint, and
+    /// `fields` in the JSON form.
+    pub fn error_in(&self, context: &str, error: &Error, mut fields: Map<String, Value>) {
+        fields.insert("error".into(), json!(error.kind()));
+        fields.insert("exit_code".into(), json!(error.exit_code()));
+        fields.insert("hint".into(), json!(error.hint()));
+        self.emit(
+            "error",
+            &format!("{context}: {error}"),
+            fields,
+            &[("hint", &error.hint())],
+        );
+    }
+
     fn emit(&self, level: &str, message: &str, fields: Map<String, Value>, extra: &[(&str, &str)]) {
         let text = match self.format {
             LogFormat::Text => {

@@ -5,8 +5,11 @@
 //! SIGKILL and Ctrl-C does nothing while secrets are fetched. So, the tini way:
 //!
 //! - [`install`], first thing in `main`, before any thread exists, blocks TERM, INT, HUP and
-//!   QUIT in the main thread; every thread started later (tokio's, the DNS resolver's) inherits
-//!   the block. A blocked signal is queued even for PID 1.
+//!   QUIT (and USR1, USR2, WINCH and CHLD, for `--init`) in the main thread; every thread
+//!   started later (tokio's, the DNS resolver's) inherits the block. A blocked signal is queued
+//!   even for PID 1.
+//! - Under `--init` ([`supervise`]), once the command runs, the same thread forwards every
+//!   signal to the command's process group and reports it to the supervisor (src/supervise.rs).
 //! - One thread `sigwait`s for them. On a signal it removes the files written so far, logs one
 //!   error naming the signal, and exits with 128+N: nothing is exec'd.
 //! - [`ExecGate::open`], just before `execve`, restores exactly the mask we inherited and resets
@@ -38,17 +41,40 @@ const STOP_SIGNALS: [Signal; 4] = [
     Signal::SIGQUIT,
 ];
 
+/// The other signals an init forwards (`--init`, src/supervise.rs), and SIGCHLD, which tells it
+/// to reap. Blocked from the start in every mode, so that no thread can take them: before the
+/// command runs, USR1 and USR2 stop the start like the stop signals (their default action ends
+/// a process too), WINCH and CHLD are dropped (their default is to ignore them).
+const OTHER_SIGNALS: [Signal; 4] = [
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGCHLD,
+];
+
 /// What the signal thread needs, behind the one lock.
 struct State {
     /// Files written for the command, to remove if it is not going to run.
     written: Vec<crate::materialize::Written>,
     /// How to log the stop (set once the log format is known).
     log: Logger,
+    /// Set by [`supervise`]: the signals go to the supervisor (and to the command's group).
+    supervisor: Option<Supervisor>,
+}
+
+/// The `--init` supervisor's side of the signal thread.
+struct Supervisor {
+    /// The process group of the running command; `None` while none runs (before the first
+    /// start, between a stop and a restart).
+    group: Option<nix::unistd::Pid>,
+    /// Every signal received, for the supervisor loop.
+    events: std::sync::mpsc::Sender<Signal>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     written: Vec::new(),
     log: Logger::TEXT,
+    supervisor: None,
 });
 
 /// The signal mask this process started with, restored for the command.
@@ -72,7 +98,7 @@ pub fn install() {
     };
     let ignored = ignored_signals();
     let mut wait_for = SigSet::empty();
-    for signal in STOP_SIGNALS {
+    for signal in STOP_SIGNALS.into_iter().chain(OTHER_SIGNALS) {
         if !inherited.contains(signal) && !ignored.contains(&signal) {
             wait_for.add(signal);
         }
@@ -89,20 +115,39 @@ pub fn install() {
     }
 }
 
-/// The signal thread: the first stop signal ends the start.
+/// The signal thread: before the command runs, the first stop signal ends the start; under
+/// `--init`, once it runs, every signal is forwarded to its process group and reported to the
+/// supervisor.
 fn wait_and_stop(set: SigSet) {
     loop {
-        if let Ok(signal) = set.wait() {
-            stop(signal);
+        let Ok(signal) = set.wait() else {
+            continue;
+        };
+        let state = state();
+        if let Some(supervisor) = &state.supervisor {
+            if let Some(group) = supervisor.group
+                && signal != Signal::SIGCHLD
+            {
+                // ESRCH: the group is gone already; the supervisor learns it from SIGCHLD.
+                let _ = nix::sys::signal::killpg(group, signal);
+            }
+            let _ = supervisor.events.send(signal);
+            // With no command running, a stop signal still stops us at once.
+            if supervisor.group.is_some() || !STOP_SIGNALS.contains(&signal) {
+                continue;
+            }
         }
+        if matches!(signal, Signal::SIGWINCH | Signal::SIGCHLD) {
+            continue;
+        }
+        stop(state, signal);
     }
 }
 
-/// Removes the files, logs, and exits with 128+N. Waits for the lock: while files are being
-/// written that is a moment; once the exec gate is open, forever (the process becomes the
-/// command, or reports why it could not).
-fn stop(signal: Signal) -> ! {
-    let state = state();
+/// Removes the files, logs, and exits with 128+N. Takes the lock: while files are being
+/// written the signal thread waits a moment for it; once the exec gate is open, forever (the
+/// process becomes the command, or reports why it could not).
+fn stop(state: MutexGuard<'static, State>, signal: Signal) -> ! {
     crate::materialize::remove_files(&state.written);
     let error = Error::Stopped {
         signal: signal.as_str(),
@@ -126,6 +171,7 @@ fn ignored_signals() -> Vec<Signal> {
         .map(|mask| {
             STOP_SIGNALS
                 .into_iter()
+                .chain(OTHER_SIGNALS)
                 .filter(|signal| mask & (1u64 << (*signal as i32 - 1)) != 0)
                 .collect()
         })
@@ -161,6 +207,43 @@ pub fn keep_written() {
     state().written.clear();
 }
 
+/// Hands the signals to the `--init` supervisor: from now on each one is sent on the returned
+/// channel, and forwarded to the command's process group while one runs.
+pub fn supervise() -> std::sync::mpsc::Receiver<Signal> {
+    let (events, received) = std::sync::mpsc::channel();
+    state().supervisor = Some(Supervisor {
+        group: None,
+        events,
+    });
+    received
+}
+
+/// Runs `spawn`, which starts the command as the leader of a new process group and returns its
+/// PID, and records the group, under the lock: a signal either stops us before the command
+/// exists or is forwarded to it, never lost in between.
+pub fn spawning<E>(
+    spawn: impl FnOnce() -> Result<nix::unistd::Pid, E>,
+) -> Result<nix::unistd::Pid, E> {
+    let mut state = state();
+    let pid = spawn()?;
+    if let Some(supervisor) = &mut state.supervisor {
+        supervisor.group = Some(pid);
+    }
+    Ok(pid)
+}
+
+/// The command's group is gone (reaped after a stop): signals are no longer forwarded.
+pub fn group_gone() {
+    if let Some(supervisor) = &mut state().supervisor {
+        supervisor.group = None;
+    }
+}
+
+/// The signal mask this process started with (empty if unknown), for the `--init` command.
+pub fn inherited_mask() -> SigSet {
+    INHERITED_MASK.get().copied().unwrap_or_else(SigSet::empty)
+}
+
 /// Held from just before exec until the process is the command: the signal thread cannot stop
 /// us (or remove the command's files) any more.
 pub struct ExecGate {
@@ -182,7 +265,7 @@ impl ExecGate {
     /// and remove the files.
     pub fn failed(mut self) {
         let mut block = SigSet::empty();
-        for signal in STOP_SIGNALS {
+        for signal in STOP_SIGNALS.into_iter().chain(OTHER_SIGNALS) {
             block.add(signal);
         }
         let _ = block.thread_block();

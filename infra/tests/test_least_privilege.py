@@ -20,6 +20,7 @@ IAM = INFRA / "iam"
 TRUST_POLICY = IAM / "ecs-task-trust-policy.json"
 READ_POLICY = IAM / "secrets-read-policy.json"
 SSM_POLICY = IAM / "ssm-read-policy.json"
+WATCH_POLICY = IAM / "secrets-watch-policy.json"
 SECRET_EXAMPLE = IAM / "secret-structure-example.json"
 TASK_DEFINITION = INFRA / "ecs" / "task-definition.json"
 TEMPLATE = INFRA / "cloudformation" / "shortcut-env.yaml"
@@ -151,7 +152,10 @@ def template_policy_documents(template):
 
 
 def json_policy_documents():
-    return [(path.name, load_json(path)) for path in (TRUST_POLICY, READ_POLICY, SSM_POLICY)]
+    return [
+        (path.name, load_json(path))
+        for path in (TRUST_POLICY, READ_POLICY, SSM_POLICY, WATCH_POLICY)
+    ]
 
 
 class PolicyAssertions:
@@ -252,6 +256,13 @@ class IamJsonPolicies(PolicyAssertions, unittest.TestCase):
             a for statement in statements(load_json(READ_POLICY)) for a in actions(statement)
         )
         self.assertEqual(granted, ["kms:Decrypt", "secretsmanager:GetSecretValue"])
+
+    def test_watch_policy_is_describe_secret_on_the_same_secret_only(self):
+        # shortcut-env --watch polls with DescribeSecret (no value); attached only to tasks that
+        # watch, next to the read policy.
+        (statement,) = statements(load_json(WATCH_POLICY))
+        self.assertEqual(actions(statement), ["secretsmanager:DescribeSecret"])
+        self.assertEqual(resources(statement), [SECRET_ARN_PATTERN])
 
     def test_trust_policy_only_ecs_tasks_with_source_account(self):
         document = load_json(TRUST_POLICY)
@@ -382,6 +393,8 @@ class TaskDefinition(unittest.TestCase):
                 "AWS_REGION": REGION,
                 "SECRET_NAME": f"{SECRET_NAME},ssm:{PARAMETER_PATH}/",
                 "SHORTCUT_ENV_CREDENTIALS_DIR": CREDENTIALS_DIR,
+                # --watch off: a rotation is picked up by the next deployment (docs/rotation.md).
+                "SHORTCUT_ENV_WATCH": "off",
             },
         )
         self.assertNotIn("secrets", self.app, "shortcut-env fetches the secret, not ECS")
@@ -472,11 +485,53 @@ class CloudFormationTemplate(PolicyAssertions, unittest.TestCase):
                 if not is_secretsmanager(statement):
                     continue
                 seen += 1
-                self.assertEqual(actions(statement), ["secretsmanager:GetSecretValue"], where)
+                # GetSecretValue, and DescribeSecret for --watch (WatchAppSecretVersion only).
+                expected = (
+                    ["secretsmanager:DescribeSecret"]
+                    if statement.get("Sid") == "WatchAppSecretVersion"
+                    else ["secretsmanager:GetSecretValue"]
+                )
+                self.assertEqual(actions(statement), expected, where)
                 for resource in resources(statement):
                     self.assertNotEqual(resource, "*", f"{where}: Resource * on secretsmanager")
                     self.assertEqual(resource, {"Ref": "AppSecret"}, f"{where}: {resource}")
-        self.assertEqual(seen, 2, "the task role's policy and the cross-account resource policy")
+        self.assertEqual(
+            seen, 3, "the task role's read and watch statements, the cross-account resource policy"
+        )
+
+    def test_describe_secret_only_when_watching(self):
+        policy = self.resources["TaskRoleSecretsReadPolicy"]["Properties"]["PolicyDocument"]
+        (conditional,) = [
+            item["Fn::If"] for item in policy["Statement"]
+            if isinstance(item, dict) and "Fn::If" in item and item["Fn::If"][0] == "WatchSecret"
+        ]
+        self.assertEqual(conditional[2], {"Ref": "AWS::NoValue"})
+        (app,) = self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+        environment = env_of(app["Environment"], "Name", "Value")
+        self.assertEqual(environment["SHORTCUT_ENV_WATCH"], {"Fn::If": ["WatchSecret", "300", "off"]})
+        self.assertEqual(self.template["Parameters"]["WatchForRotation"]["Default"], "false")
+
+    def test_redeploy_rule_matches_awscurrent_of_the_secret_and_updates_one_service(self):
+        rule = self.resources["RedeployOnNewVersion"]["Properties"]
+        pattern = rule["EventPattern"]
+        self.assertEqual(pattern["source"], ["aws.secretsmanager"])
+        self.assertEqual(pattern["detail-type"], ["Secret Label Updated"])
+        self.assertEqual(pattern["resources"], [{"Ref": "AppSecret"}])
+        self.assertEqual(pattern["detail"], {"labelUpdated": ["AWSCURRENT"]})
+        (target,) = rule["Targets"]
+        self.assertEqual(target["Arn"], {"Ref": "RedeployWorkflow"})
+        state = self.resources["RedeployWorkflow"]["Properties"]["Definition"]["States"]
+        self.assertEqual(state["ForceNewDeployment"]["Parameters"]["ForceNewDeployment"], True)
+        workflow_role = self.resources["RedeployWorkflowRole"]["Properties"]
+        (policy,) = workflow_role["Policies"]
+        (statement,) = statements(policy["PolicyDocument"])
+        self.assertEqual(actions(statement), ["ecs:UpdateService"])
+        self.assertNotEqual(resources(statement), ["*"])
+        rule_role = self.resources["RedeployRuleRole"]["Properties"]
+        (policy,) = rule_role["Policies"]
+        (statement,) = statements(policy["PolicyDocument"])
+        self.assertEqual(actions(statement), ["states:StartExecution"])
+        self.assertEqual(resources(statement), [{"Ref": "RedeployWorkflow"}])
 
     def test_kms_use_goes_through_secrets_manager(self):
         expected = {"Fn::Sub": "secretsmanager.${Region}.amazonaws.com"}
@@ -509,8 +564,17 @@ class CloudFormationTemplate(PolicyAssertions, unittest.TestCase):
 
     def test_trust_policies_only_ecs_tasks_with_source_account(self):
         roles = self.of_type("AWS::IAM::Role")
-        self.assertEqual(set(roles), {"TaskRole", "ExecutionRole"})
+        redeploy = {"RedeployWorkflowRole": "states.amazonaws.com", "RedeployRuleRole": "events.amazonaws.com"}
+        self.assertEqual(set(roles), {"TaskRole", "ExecutionRole", *redeploy})
+        for name, service in redeploy.items():
+            (statement,) = statements(roles[name]["Properties"]["AssumeRolePolicyDocument"])
+            self.assertEqual(statement["Principal"], {"Service": service}, name)
+            self.assertEqual(
+                statement["Condition"]["StringEquals"], {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+            )
         for name, role in roles.items():
+            if name in redeploy:
+                continue
             (statement,) = statements(role["Properties"]["AssumeRolePolicyDocument"])
             self.assertEqual(statement["Sid"], "ECSTasksAssumeRole", name)
             self.assertEqual(statement["Principal"], {"Service": "ecs-tasks.amazonaws.com"}, name)
@@ -564,6 +628,10 @@ class CloudFormationTemplate(PolicyAssertions, unittest.TestCase):
             "AppSecretResourcePolicy": "HasConsumer",
             "RotationSchedule": "HasRotation",
             "RotationLambdaPermission": "HasRotation",
+            "RedeployWorkflowRole": "HasRedeploy",
+            "RedeployWorkflow": "HasRedeploy",
+            "RedeployRuleRole": "HasRedeploy",
+            "RedeployOnNewVersion": "HasRedeploy",
         }
         for name, condition in expected.items():
             self.assertEqual(self.resources[name].get("Condition"), condition, name)

@@ -318,64 +318,11 @@ pub fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, E
 
 async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
     let deadline = Instant::now() + source.timeout;
-    let profiles = Profiles::load(source).await;
-    // Names take AWS_REGION / AWS_DEFAULT_REGION (resolved with the configuration), else the
-    // profile's region; an ARN keeps its own.
-    let default_region = match &source.region {
-        Some(region) => Some(region.clone()),
-        None => profiles.region()?,
-    };
-    if source.secrets.iter().any(|s| s.region.is_none()) && default_region.is_none() {
-        return Err(profiles.missing().unwrap_or(Error::RegionMissing {
-            app_env: source.app_env,
-        }));
-    }
-    let default_region = default_region.unwrap_or_default();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(tls::http_client_with(
-            &tls::roots(trust)?,
-            source.retry.connect_timeout.min(source.timeout),
-        )?)
-        .region(Region::new(default_region.clone()))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(source.retry.connect_timeout.min(source.timeout))
-                .operation_attempt_timeout(attempt_timeout(source.timeout))
-                .operation_timeout(source.timeout)
-                .build(),
-        )
-        .retry_config(retry_config(&source.retry))
-        .load()
-        .await;
-
-    // Credentials are resolved here rather than inside the call, so that a failure of the chain
-    // is reported as what it is (77, with a credentials hint) and not as a dispatch failure.
-    let provider = config
-        .credentials_provider()
-        .ok_or_else(|| Error::NoCredentials("no credential provider is configured".into()))?;
-    let credentials = match tokio::time::timeout_at(deadline, provider.provide_credentials()).await
-    {
-        Err(_) => {
-            return Err(Error::NoCredentials(format!(
-                "the credential chain found none within {} s (on a machine outside AWS, set \
-                 AWS_EC2_METADATA_DISABLED=true to skip the instance metadata probe)",
-                source.timeout.as_secs_f64()
-            )));
-        }
-        Ok(Err(e)) => return Err(profiles.missing().unwrap_or_else(|| credentials_error(&e))),
-        Ok(Ok(credentials)) => credentials,
-    };
-    // Signing puts the key id and the session token into HTTP headers, and the SDK panics on
-    // a byte a header cannot hold: check them first.
-    check_credentials(&credentials)?;
-    if let Some(expiry) = credentials.expiry()
-        && expiry <= SystemTime::now()
-    {
-        return Err(Error::CredentialsRejected {
-            code: "ExpiredCredentials".into(),
-            detail: "the credential provider returned credentials that have already expired".into(),
-        });
-    }
+    let Connected {
+        config,
+        credentials,
+        default_region,
+    } = connect(source, trust, deadline).await?;
 
     // One client per region (secrets given by ARN may live in several), all sharing the
     // resolved credentials.
@@ -497,6 +444,182 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
         })?);
     }
     Ok(all)
+}
+
+/// The SDK configuration and the resolved credentials that every client of one fetch (or one
+/// `--watch` poll) shares, and the region of the references that name none.
+struct Connected {
+    config: aws_config::SdkConfig,
+    credentials: Credentials,
+    default_region: String,
+}
+
+/// The region, the SDK configuration and the credentials, checked before any call.
+async fn connect(
+    source: &AwsSource,
+    trust: &tls::Sources,
+    deadline: Instant,
+) -> Result<Connected, Error> {
+    let profiles = Profiles::load(source).await;
+    // Names take AWS_REGION / AWS_DEFAULT_REGION (resolved with the configuration), else the
+    // profile's region; an ARN keeps its own.
+    let default_region = match &source.region {
+        Some(region) => Some(region.clone()),
+        None => profiles.region()?,
+    };
+    if source.secrets.iter().any(|s| s.region.is_none()) && default_region.is_none() {
+        return Err(profiles.missing().unwrap_or(Error::RegionMissing {
+            app_env: source.app_env,
+        }));
+    }
+    let default_region = default_region.unwrap_or_default();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(tls::http_client_with(
+            &tls::roots(trust)?,
+            source.retry.connect_timeout.min(source.timeout),
+        )?)
+        .region(Region::new(default_region.clone()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(source.retry.connect_timeout.min(source.timeout))
+                .operation_attempt_timeout(attempt_timeout(source.timeout))
+                .operation_timeout(source.timeout)
+                .build(),
+        )
+        .retry_config(retry_config(&source.retry))
+        .load()
+        .await;
+
+    // Credentials are resolved here rather than inside the call, so that a failure of the chain
+    // is reported as what it is (77, with a credentials hint) and not as a dispatch failure.
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| Error::NoCredentials("no credential provider is configured".into()))?;
+    let credentials = match tokio::time::timeout_at(deadline, provider.provide_credentials()).await
+    {
+        Err(_) => {
+            return Err(Error::NoCredentials(format!(
+                "the credential chain found none within {} s (on a machine outside AWS, set \
+                 AWS_EC2_METADATA_DISABLED=true to skip the instance metadata probe)",
+                source.timeout.as_secs_f64()
+            )));
+        }
+        Ok(Err(e)) => return Err(profiles.missing().unwrap_or_else(|| credentials_error(&e))),
+        Ok(Ok(credentials)) => credentials,
+    };
+    // Signing puts the key id and the session token into HTTP headers, and the SDK panics on
+    // a byte a header cannot hold: check them first.
+    check_credentials(&credentials)?;
+    if let Some(expiry) = credentials.expiry()
+        && expiry <= SystemTime::now()
+    {
+        return Err(Error::CredentialsRejected {
+            code: "ExpiredCredentials".into(),
+            detail: "the credential provider returned credentials that have already expired".into(),
+        });
+    }
+
+    Ok(Connected {
+        config,
+        credentials,
+        default_region,
+    })
+}
+
+/// The AWSCURRENT version id of every secret of `source` (for `--watch`; `source` holds only
+/// Secrets Manager references): one DescribeSecret call each, in the secret's own region, which
+/// needs `secretsmanager:DescribeSecret` and returns no value. Like [`fetch`], in a runtime of
+/// its own that is gone when this returns: between two polls nothing of the SDK stays in
+/// memory, at the price of resolving credentials once per poll.
+pub fn current_versions(
+    source: &AwsSource,
+    trust: &tls::Sources,
+) -> Result<Vec<Option<String>>, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Unreachable {
+            region: source.region.clone().unwrap_or_default(),
+            detail: format!("could not start the I/O runtime: {e}"),
+        })?;
+    let result = runtime.block_on(async {
+        let deadline = Instant::now() + source.timeout;
+        let connected = connect(source, trust, deadline).await?;
+        let mut clients: Vec<(String, aws_sdk_secretsmanager::Client)> = Vec::new();
+        let mut calls = Vec::new();
+        for reference in &source.secrets {
+            let region = reference
+                .region
+                .clone()
+                .unwrap_or_else(|| connected.default_region.clone());
+            let client = match clients.iter().find(|(r, _)| *r == region) {
+                Some((_, client)) => client.clone(),
+                None => {
+                    let client = aws_sdk_secretsmanager::Client::from_conf(
+                        aws_sdk_secretsmanager::config::Builder::from(&connected.config)
+                            .region(Region::new(region.clone()))
+                            .credentials_provider(connected.credentials.clone())
+                            .retry_classifier(TooManyRequests)
+                            .build(),
+                    );
+                    clients.push((region.clone(), client.clone()));
+                    client
+                }
+            };
+            let target = Target {
+                secret: reference.secret_id.clone(),
+                region,
+                timeout: source.timeout,
+                version: None,
+            };
+            calls.push(current_version(
+                client,
+                target,
+                reference.secret_id.clone(),
+                deadline,
+            ));
+        }
+        // In configuration order; each call stops itself at the deadline.
+        let mut versions = Vec::new();
+        for call in calls {
+            versions.push(call.await?);
+        }
+        Ok(versions)
+    });
+    runtime.shutdown_background();
+    result
+}
+
+/// One DescribeSecret call: the version id that carries AWSCURRENT, if any.
+async fn current_version(
+    client: aws_sdk_secretsmanager::Client,
+    target: Target,
+    secret_id: String,
+    deadline: Instant,
+) -> Result<Option<String>, Error> {
+    let bounded = BoundedAnswer::default();
+    let call = client
+        .describe_secret()
+        .secret_id(secret_id)
+        .customize()
+        .interceptor(bounded.clone())
+        .send();
+    let too_large = || Error::AnswerTooLarge {
+        secret: target.secret.clone(),
+        limit_kib: MAX_ANSWER_BYTES / 1024,
+    };
+    match tokio::time::timeout_at(deadline, call).await {
+        Err(_) if bounded.exceeded() => Err(too_large()),
+        Err(_) => Err(timeout(&target)),
+        Ok(Err(_)) if bounded.exceeded() => Err(too_large()),
+        Ok(Err(e)) => Err(classify(&target, failure(&e))),
+        Ok(Ok(output)) => Ok(output.version_ids_to_stages().and_then(|versions| {
+            versions
+                .iter()
+                .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+                .map(|(id, _)| id.clone())
+        })),
+    }
 }
 
 /// One GetSecretValue call: its answer as it came, with the region that gave it.

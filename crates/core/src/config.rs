@@ -223,6 +223,8 @@ pub struct Config {
     pub policy: Policy,
     /// `--file KEY=VAR`: (KEY, VAR).
     pub files: Vec<(String, String)>,
+    /// `--init` / `--watch`: supervise the command instead of exec'ing it.
+    pub supervise: Supervise,
 }
 
 /// The flag if given, else the variable.
@@ -346,7 +348,143 @@ pub fn resolve(given: &Given, vars: &Vars) -> Result<Config, Error> {
         require,
         policy,
         files,
+        supervise: Supervise::resolve(given, vars)?,
     })
+}
+
+// ---- --init and --watch (src/supervise.rs) --------------------------------------------------
+
+/// How often `--watch` polls when given bare, or as SHORTCUT_ENV_WATCH=1: 12 DescribeSecret
+/// calls per secret and hour, $43.80 a month per secret for 1,000 tasks (`check` prints it).
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(300);
+pub const DEFAULT_WATCH_SPLAY: Duration = Duration::from_secs(30);
+/// Below ECS's default stopTimeout of 30 s, so a restart's SIGKILL is ours, not the agent's.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(20);
+const MAX_WATCH_SECS: f64 = 86_400.0;
+
+/// The signals a stop signal or `signal:NAME` may name: Linux numbers, as the kernel has them.
+pub const SIGNALS: &[(&str, i32)] = &[
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("USR1", 10),
+    ("USR2", 12),
+    ("TERM", 15),
+    ("WINCH", 28),
+];
+
+/// `--init`, `--watch` and what a new version does. Every field is resolved (and checked)
+/// whether or not it is used, so that a typo fails at once rather than on the first rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Supervise {
+    /// `--init` or `--watch`: supervise the command instead of exec'ing it.
+    pub init: bool,
+    /// `--watch`: the poll interval.
+    pub watch: Option<Duration>,
+    pub on_change: OnChange,
+    pub splay: Duration,
+    /// A signal number from [`SIGNALS`].
+    pub stop_signal: i32,
+    pub stop_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnChange {
+    Restart,
+    Exit,
+    /// Rewrite the files and send this signal (a number from [`SIGNALS`]).
+    Signal(i32),
+}
+
+impl Supervise {
+    fn resolve(given: &Given, vars: &Vars) -> Result<Supervise, Error> {
+        const WATCH: &str = "SHORTCUT_ENV_WATCH";
+        let interval = match pick_named(given, vars, WATCH)? {
+            None => None,
+            // `--watch` alone.
+            Some(("", _)) if given.has(WATCH) => Some(DEFAULT_WATCH_INTERVAL),
+            // A switch like every other: 1 is "on" (300 s); one second is written `1.0`.
+            Some((text, name)) => match parse_bool(name, Some(text)) {
+                Ok(false) => None,
+                Ok(true) => Some(DEFAULT_WATCH_INTERVAL),
+                Err(_) => Some(positive_seconds(text, name, MAX_WATCH_SECS)?),
+            },
+        };
+        let init = match pick_named(given, vars, "SHORTCUT_ENV_INIT")? {
+            Some((text, name)) => parse_bool(name, Some(text))?,
+            None => false,
+        };
+        let on_change = match pick_named(given, vars, "SHORTCUT_ENV_ON_CHANGE")? {
+            None | Some(("" | "restart", _)) => OnChange::Restart,
+            Some(("exit", _)) => OnChange::Exit,
+            Some((text, name)) => match text.strip_prefix("signal:").and_then(signal_number) {
+                Some(number) => OnChange::Signal(number),
+                None => {
+                    return Err(Error::InvalidSetting {
+                        name,
+                        value: text.to_string(),
+                        reason: "expected restart, exit or signal:NAME (HUP, INT, QUIT, USR1, \
+                                 USR2, TERM or WINCH)",
+                    });
+                }
+            },
+        };
+        let splay = match pick_named(given, vars, "SHORTCUT_ENV_WATCH_SPLAY")? {
+            None | Some(("", _)) => DEFAULT_WATCH_SPLAY,
+            Some(("0", _)) => Duration::ZERO,
+            Some((text, name)) => positive_seconds(text, name, MAX_TIMEOUT_SECS)?,
+        };
+        let stop_signal = match pick_named(given, vars, "SHORTCUT_ENV_STOP_SIGNAL")? {
+            None | Some(("", _)) => 15,
+            Some((text, name)) => signal_number(text).ok_or(Error::InvalidSetting {
+                name,
+                value: text.to_string(),
+                reason: "expected HUP, INT, QUIT, USR1, USR2, TERM or WINCH",
+            })?,
+        };
+        Ok(Supervise {
+            init: init || interval.is_some(),
+            watch: interval,
+            on_change,
+            splay,
+            stop_signal,
+            stop_timeout: parse_seconds(
+                pick_named(given, vars, "SHORTCUT_ENV_STOP_TIMEOUT")?,
+                DEFAULT_STOP_TIMEOUT,
+            )?,
+        })
+    }
+}
+
+/// `TERM`, `SIGTERM` or `sigterm` → 15.
+pub fn signal_number(name: &str) -> Option<i32> {
+    let upper = name.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == bare)
+        .map(|(_, number)| *number)
+}
+
+/// The name of a signal number from [`SIGNALS`], e.g. `SIGTERM`.
+pub fn signal_name(number: i32) -> String {
+    match SIGNALS.iter().find(|(_, n)| *n == number) {
+        Some((name, _)) => format!("SIG{name}"),
+        None => format!("signal {number}"),
+    }
+}
+
+fn positive_seconds(text: &str, name: &'static str, max: f64) -> Result<Duration, Error> {
+    let invalid = || Error::InvalidSetting {
+        name,
+        value: text.to_string(),
+        reason: "expected a number of seconds greater than 0, e.g. 300 or 2.5",
+    };
+    let seconds: f64 = text.trim().parse().map_err(|_| invalid())?;
+    if !(seconds > 0.0 && seconds <= max) {
+        return Err(invalid());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
 }
 
 fn resolve_policy(given: &Given, vars: &Vars) -> Result<Policy, Error> {
@@ -1338,5 +1476,75 @@ mod tests {
         assert_eq!(by_var("on"), Preserve::All);
         assert_eq!(by_var("0"), Preserve::None);
         assert_eq!(by_var("A,B"), Preserve::Names(vec!["A".into(), "B".into()]));
+    }
+
+    fn supervise(pairs: &[(&str, &str)]) -> Result<Supervise, Error> {
+        Supervise::resolve(&Given::default(), &vars(pairs))
+    }
+
+    #[test]
+    fn init_is_off_by_default_and_on_with_the_variable() {
+        assert!(!supervise(&[]).unwrap().init);
+        let init = supervise(&[("SHORTCUT_ENV_INIT", "1")]).unwrap();
+        assert!(init.init);
+        assert_eq!(init.watch, None);
+        assert!(supervise(&[("SHORTCUT_ENV_INIT", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn watch_as_a_switch_polls_every_300_s_with_the_documented_defaults() {
+        let watch = supervise(&[("SHORTCUT_ENV_WATCH", "1")]).unwrap();
+        assert!(watch.init, "--watch implies --init");
+        assert_eq!(watch.watch, Some(Duration::from_secs(300)));
+        assert_eq!(watch.on_change, OnChange::Restart);
+        assert_eq!(watch.splay, Duration::from_secs(30));
+        assert_eq!(watch.stop_signal, 15);
+        assert_eq!(watch.stop_timeout, Duration::from_secs(20));
+        assert_eq!(
+            supervise(&[("SHORTCUT_ENV_WATCH", "off")]).unwrap().watch,
+            None
+        );
+    }
+
+    #[test]
+    fn watch_given_bare_polls_every_300_s_and_an_empty_variable_is_off() {
+        let bare = flags(&[("SHORTCUT_ENV_WATCH", "")]);
+        let watch = Supervise::resolve(&bare, &Vars::default()).unwrap().watch;
+        assert_eq!(watch, Some(Duration::from_secs(300)));
+        assert_eq!(
+            supervise(&[("SHORTCUT_ENV_WATCH", "")]).unwrap().watch,
+            None
+        );
+    }
+
+    #[test]
+    fn watch_takes_seconds_and_signal_names() {
+        let watch = supervise(&[
+            ("SHORTCUT_ENV_WATCH", "2.5"),
+            ("SHORTCUT_ENV_ON_CHANGE", "signal:SIGHUP"),
+            ("SHORTCUT_ENV_WATCH_SPLAY", "0"),
+            ("SHORTCUT_ENV_STOP_SIGNAL", "int"),
+        ])
+        .unwrap();
+        assert_eq!(watch.watch, Some(Duration::from_millis(2500)));
+        assert_eq!(watch.on_change, OnChange::Signal(1));
+        assert_eq!(watch.splay, Duration::ZERO);
+        assert_eq!(watch.stop_signal, 2);
+    }
+
+    #[test]
+    fn watch_refuses_bad_values_naming_the_setting() {
+        for (name, value) in [
+            ("SHORTCUT_ENV_WATCH", "-3"),
+            ("SHORTCUT_ENV_ON_CHANGE", "signal:KILL"),
+            ("SHORTCUT_ENV_ON_CHANGE", "reload"),
+            ("SHORTCUT_ENV_WATCH_SPLAY", "soon"),
+            ("SHORTCUT_ENV_STOP_SIGNAL", "9"),
+            ("SHORTCUT_ENV_STOP_TIMEOUT", "0"),
+        ] {
+            let error = supervise(&[("SHORTCUT_ENV_WATCH", "1"), (name, value)]).unwrap_err();
+            assert_eq!(error.exit_code(), 78, "{name}={value}");
+            assert!(error.to_string().contains(name), "{error}");
+        }
     }
 }

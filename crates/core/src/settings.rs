@@ -71,6 +71,7 @@ impl Setting {
 
 const SELECTING: Option<&str> = Some("Selecting and renaming keys");
 const NETWORK: Option<&str> = Some("Network and retries");
+const SUPERVISING: Option<&str> = Some("Supervising the command (--init, --watch)");
 
 const fn one(
     var: &'static str,
@@ -341,6 +342,60 @@ pub const SETTINGS: &[Setting] = &[
         "An ssm:/PATH/ reference reads every parameter below the path, not only those directly \
          under it; each is exported under its last path segment",
         None,
+    ),
+    switch(
+        "SHORTCUT_ENV_INIT",
+        "--init",
+        "Stay as a tiny init instead of exec'ing: run COMMAND as a child in its own process \
+         group, forward signals to that group, reap every zombie, exit with its status",
+        SUPERVISING,
+    ),
+    Setting {
+        takes: Takes::OptionalValue,
+        default: Default::Described("off; 300 when given bare"),
+        ..one(
+            "SHORTCUT_ENV_WATCH",
+            "--watch",
+            "SECONDS",
+            "Implies --init: poll each secret's AWSCURRENT version every SECONDS (with jitter) \
+             and act on a new one as --on-change says",
+            Default::None,
+            SUPERVISING,
+        )
+    },
+    one(
+        "SHORTCUT_ENV_ON_CHANGE",
+        "--on-change",
+        "ACTION",
+        "What a new version does: restart (stop the command's group, start it with the new \
+         environment), exit (stop it and exit 0), or signal:NAME (rewrite the files, send NAME)",
+        Default::Value("restart"),
+        SUPERVISING,
+    ),
+    one(
+        "SHORTCUT_ENV_WATCH_SPLAY",
+        "--watch-splay",
+        "SECONDS",
+        "Longest random wait before acting on a change, so that a fleet does not restart at \
+         once; 0 for none",
+        Default::Value("30"),
+        SUPERVISING,
+    ),
+    one(
+        "SHORTCUT_ENV_STOP_SIGNAL",
+        "--stop-signal",
+        "SIGNAL",
+        "Signal that stops the command for a restart: TERM, INT, HUP, QUIT, USR1, USR2 or WINCH",
+        Default::Value("TERM"),
+        SUPERVISING,
+    ),
+    one(
+        "SHORTCUT_ENV_STOP_TIMEOUT",
+        "--stop-timeout",
+        "SECONDS",
+        "Seconds between the stop signal and SIGKILL of the command's process group",
+        Default::Value("20"),
+        SUPERVISING,
     ),
 ];
 

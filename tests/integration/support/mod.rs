@@ -547,6 +547,13 @@ impl Run {
         self
     }
 
+    pub fn args(&mut self, args: &[&str]) -> &mut Self {
+        for arg in args {
+            self.arg(arg);
+        }
+        self
+    }
+
     /// `-- program args…`
     pub fn command(&mut self, command: &[&str]) -> &mut Self {
         self.arg("--");
@@ -637,6 +644,14 @@ impl Run {
         self.spawn(command)
     }
 
+    /// Like [`start`](Self::start) without a launcher, with another build of the binary
+    /// (e.g. the static release build, for a measurement).
+    pub fn start_program(&self, program: &Path) -> Running {
+        let mut command = Command::new(program);
+        command.args(&self.args);
+        self.spawn(command)
+    }
+
     /// Starts the wrapper without waiting for it, stdout and stderr discarded, e.g. to kill it
     /// at a moment of the test's choosing.
     pub fn spawn_detached(&self) -> Child {
@@ -716,6 +731,29 @@ impl Running {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         panic!("the wrapper did not start under pid {}", self.child.id());
+    }
+
+    /// The PIDs of the wrapper's children (`--init`: the command), once there is at least one
+    /// (waits up to 10 s).
+    pub fn wrapper_children(&self) -> Vec<i32> {
+        let pid = self.wrapper_pid();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let children: Vec<i32> =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter_map(|c| c.parse().ok())
+                    .collect();
+            if !children.is_empty() {
+                return children;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the wrapper (pid {pid}) started no command"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Sends `signal` to the wrapper.
