@@ -1,12 +1,12 @@
 //! `--init` and `--watch`: instead of exec'ing, the wrapper stays as a tiny init.
 //!
-//! `--init` starts the command as the leader of a process group of its own (std's spawn gives
-//! it an empty signal mask, default dispositions and SIGPIPE back, and no descriptor of ours,
-//! every one being close-on-exec), forwards every signal it gets to that group (the signal
-//! thread does, src/signals.rs), reaps every zombie (as PID 1, or else as a child subreaper,
-//! so orphans come back to us), and exits with the command's status, or 128+N when signal N
-//! ended it. The AWS clients and the async runtime are gone before the command starts: they
-//! live only inside `source::fetch`.
+//! `--init` starts the command (posix_spawn) as the leader of a process group of its own, with
+//! the signal mask we inherited, SIGPIPE back at its default and no descriptor of ours (every
+//! one is close-on-exec): what exec would have given it. It forwards every signal it gets to
+//! that group (the signal thread does, src/signals.rs), reaps every zombie (as PID 1, or else
+//! as a child subreaper, so orphans come back to us), and exits with the command's status, or
+//! 128+N when signal N ended it. The AWS clients and the async runtime are gone before the
+//! command starts: they live only inside `sources::secretsmanager::fetch`.
 //!
 //! `--watch` adds a poll: every interval (with ±10 % jitter) one DescribeSecret per watched
 //! secret (every reference that follows AWSCURRENT). Only when AWSCURRENT moved does it run the
@@ -92,8 +92,7 @@ pub(crate) fn run(
     drop(prepared);
     match watcher {
         None => loop {
-            let signal = init.events.recv().ok();
-            init.note(signal);
+            init.wait(Duration::MAX);
             if let Some(status) = init.reap() {
                 return Ok(status);
             }
@@ -180,8 +179,9 @@ impl Init {
         match self.events.recv_timeout(timeout) {
             Ok(signal) => self.note(Some(signal)),
             Err(RecvTimeoutError::Timeout) => {}
-            // Cannot happen (the sender lives in a static); do not spin if it does.
-            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(timeout),
+            // Cannot happen (the sender lives in a static); if it did, reap by polling
+            // rather than spin or sleep forever.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(timeout.min(TICK)),
         }
     }
 
@@ -314,12 +314,15 @@ impl<'a> Watcher<'a> {
     /// The supervisor loop with polls; returns the exit status.
     fn run(mut self, init: &mut Init) -> Result<i32, Error> {
         loop {
-            let until_poll = self.next_poll.saturating_duration_since(Instant::now());
+            // After a stop signal no poll is due: only the command's end (SIGCHLD) matters.
+            let until_poll = match init.stop {
+                Some(_) => Duration::MAX,
+                None => self.next_poll.saturating_duration_since(Instant::now()),
+            };
             init.wait(until_poll);
             if let Some(status) = init.reap() {
                 return Ok(status);
             }
-            // After a stop signal, only the command's end matters.
             if init.stop.is_some() || Instant::now() < self.next_poll {
                 continue;
             }
