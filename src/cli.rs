@@ -25,7 +25,9 @@ Load an application's secrets from AWS Secrets Manager into its environment, the
 shortcut-env validates its configuration (APP_ENV, AWS_REGION, SECRET_NAME) before any network
 call, fetches the secret (a JSON object) with the standard AWS credential chain, exports every key
 as an environment variable, writes GOOGLE_APPLICATION_CREDENTIALS_JSON to a private file and sets
-GOOGLE_APPLICATION_CREDENTIALS to its path, then replaces itself with COMMAND.
+GOOGLE_APPLICATION_CREDENTIALS to its path, then replaces itself with COMMAND. With --init it
+stays as COMMAND's init instead (forwards signals, reaps zombies); with --watch it also restarts
+COMMAND when the secret gets a new AWSCURRENT version.
 
 With APP_ENV=local it never talks to AWS: it reads .env (if present) instead.
 
@@ -43,14 +45,16 @@ Examples:
   APP_ENV=local shortcut-env --env-file .env.example -- printenv MILVUS_HOST
   SECRET_NAME=short-cut/prod/app,DB_HOST=short-cut/prod/db:host shortcut-env -- ./start
   shortcut-env check --require OPENAI_API_KEY,MILVUS_HOST
+  SHORTCUT_ENV_WATCH=300 shortcut-env -- uvicorn main:app   (restart on a rotation)
   eval \"$(shortcut-env export --format shell)\"
   ENTRYPOINT [\"/usr/local/bin/shortcut-env\", \"--\"]   (Dockerfile, with CMD as the command)
 
-Exit status: the command's own once it runs; 64 usage, 65 unusable secret data, 66 secret not
+Exit status: the command's own once it runs (with --init, 128+N when signal N ended it); 64 usage, 65 unusable secret data, 66 secret not
 found, 69 Secrets Manager unreachable/timed out/throttled, 73 credentials file unsafe,
 77 not allowed (credentials, AccessDenied, KMS), 78 configuration, 74 output not written
 (check/export), 126 command not executable (or its environment too large), 127 command not
-found on PATH, 128+N stopped by signal N (TERM, INT, HUP, QUIT) before the command started.";
+found on PATH, 128+N stopped by signal N (TERM, INT, HUP, QUIT, USR1, USR2) before the command
+started.";
 
 /// What the command line asked for.
 #[derive(Debug)]
