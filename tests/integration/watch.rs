@@ -218,6 +218,39 @@ fn watch_keeps_the_command_when_polls_are_throttled() {
         .stderr_has("throttling");
 }
 
+/// Every request from now on gets `fault`; the command must survive two polls of it, and the
+/// wrapper must say so with `expected` in the line.
+fn survives_failing_polls(fault: Fault, expected: &str) {
+    let w = watched(&[]);
+    let running = w.run.start(&[]);
+    let first = lines(&w.log, "start", 1)[0][1].clone();
+    w.proxy.always(fault);
+    let seen = w.proxy.requests().len();
+    eventually("two failed polls", || w.proxy.requests().len() >= seen + 2);
+    assert!(alive(&first));
+    assert_eq!(lines(&w.log, "start", 1).len(), 1, "no restart");
+    stop(running)
+        .stderr_has("watching failed, the command keeps running")
+        .stderr_has(expected);
+}
+
+#[test]
+fn watch_keeps_the_command_when_describe_secret_is_denied() {
+    survives_failing_polls(
+        Fault::Error {
+            status: 400,
+            code: "AccessDeniedException",
+            message: "not authorized to perform: secretsmanager:DescribeSecret",
+        },
+        "access denied to secret",
+    );
+}
+
+#[test]
+fn watch_keeps_the_command_when_the_network_fails() {
+    survives_failing_polls(Fault::Reset, "could not reach Secrets Manager");
+}
+
 #[test]
 fn watch_backs_off_after_failing_polls() {
     let w = watched(&[]);
