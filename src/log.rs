@@ -73,17 +73,20 @@ impl Logger {
     }
 
     /// An error that does not end the process (`--watch`: a failed poll, a rejected new
-    /// value): `context` before the message, the error's own kind, exit code and hint, and
-    /// `fields` in the JSON form.
-    pub fn error_in(&self, context: &str, error: &Error, mut fields: Map<String, Value>) {
+    /// value), as one warning line: `context`, the error's message, and where its entry in
+    /// docs/troubleshooting.md is; JSON adds the error's kind and hint and `fields`. Not an
+    /// `error:` line: those are the one failure a process reports, and the command runs on.
+    pub fn warn_error(&self, context: &str, error: &Error, mut fields: Map<String, Value>) {
         fields.insert("error".into(), json!(error.kind()));
-        fields.insert("exit_code".into(), json!(error.exit_code()));
         fields.insert("hint".into(), json!(error.hint()));
         self.emit(
-            "error",
-            &format!("{context}: {error}"),
+            "warning",
+            &format!(
+                "{context}: {error} (see docs/troubleshooting.md#{})",
+                error.kind()
+            ),
             fields,
-            &[("hint", &error.hint())],
+            &[],
         );
     }
 

@@ -357,7 +357,7 @@ impl<'a> Watcher<'a> {
                 let mut fields = Map::new();
                 fields.insert("event".into(), json!("poll-failed"));
                 fields.insert("retry_in_s".into(), json!(wait.as_secs()));
-                self.log.error_in(
+                self.log.warn_error(
                     &format!(
                         "watching failed, the command keeps running (next poll in {} s)",
                         wait.as_secs()
@@ -433,7 +433,7 @@ impl<'a> Watcher<'a> {
                 let mut fields = Map::new();
                 fields.insert("event".into(), json!("change-rejected"));
                 fields.insert("secrets".into(), moved_json(&moved));
-                self.log.error_in(
+                self.log.warn_error(
                     &format!(
                         "{described}, but the new value is not used and the command keeps running \
                          (retried at the next poll)"
@@ -467,7 +467,7 @@ impl<'a> Watcher<'a> {
                 let mut fields = Map::new();
                 fields.insert("event".into(), json!("change-rejected"));
                 fields.insert("secrets".into(), moved_json(&change.moved));
-                self.log.error_in(
+                self.log.warn_error(
                     &format!("{described}, but the files could not be rewritten"),
                     &error,
                     fields,
