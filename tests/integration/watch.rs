@@ -442,3 +442,24 @@ fn watch_stays_small_over_many_polls() {
         "{rss_start} KiB → {rss_end} KiB"
     );
 }
+
+#[test]
+fn watch_polls_the_secret_of_a_mixed_list_and_not_the_parameter() {
+    // DescribeSecret is Secrets Manager's; an SSM parameter is read at the start only.
+    let seeded = seed_text(&secret("one", "a"));
+    let parameter = format!("/{}", unique("watch/param")).replace('-', "_");
+    put_string(&parameter, "v");
+    let proxy = Proxy::start(moto().port);
+    let mut run = Run::aws(&proxy.url(), &format!("{},ssm:{parameter}", seeded.name));
+    run.args(&["--watch=0.2", "--watch-splay", "0"])
+        .command(&["/bin/sleep", "30"]);
+    let running = run.start(&[]);
+    eventually("three polls", || calls(&proxy, "DescribeSecret") >= 3);
+    let targets = proxy.targets();
+    let ssm_calls = targets
+        .iter()
+        .filter(|t| t.starts_with("AmazonSSM."))
+        .count();
+    assert_eq!(ssm_calls, 1, "the start's only: {targets:?}");
+    stop(running).stderr_has("watching 1 secret every 0.2 s");
+}
