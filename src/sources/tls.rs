@@ -79,6 +79,8 @@ pub struct Roots {
     pub certs: Vec<CertificateDer<'static>>,
     /// How many of `certs` came from the variables only (not already in the base).
     pub private: usize,
+    /// `certs` as PEM, for the SDK's trust store.
+    pem: Vec<u8>,
 }
 
 /// Where to look, so that tests can point it anywhere.
@@ -143,21 +145,32 @@ impl Unreadable {
 struct Collector {
     files: HashSet<(u64, u64)>,
     certs: Vec<CertificateDer<'static>>,
+    /// The base64 text of every certificate met (kept or found unusable).
     held: HashSet<Held>,
+    /// `certs` as PEM, for the SDK's trust store (which takes PEM only), made from the base64
+    /// text read rather than encoded again.
+    pem: Vec<u8>,
 }
 
-/// A certificate as a set key: hashed by its length and last bytes (the end of its signature,
-/// which differs between distinct certificates) rather than all of it, compared in full.
+/// A certificate as a set key: its base64 text, whitespace removed.
+///
+/// The decoder accepts canonical base64 only, so two certificates are the same exactly when
+/// these texts are: a certificate met again (the files of `SSL_CERT_DIR=/etc/ssl/certs` repeat
+/// the system bundle's) is recognised and dropped without being decoded or checked. Hashed by
+/// its length and last bytes (the end of the signature, which differs between distinct
+/// certificates) rather than all of it; compared in full.
 #[derive(PartialEq, Eq)]
-struct Held(CertificateDer<'static>);
+struct Held(Vec<u8>);
 
 impl std::hash::Hash for Held {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let der = self.0.as_ref();
-        state.write_usize(der.len());
-        state.write(&der[der.len().saturating_sub(16)..]);
+        state.write_usize(self.0.len());
+        state.write(&self.0[self.0.len().saturating_sub(16)..]);
     }
 }
+
+/// The decoder of PEM bodies: canonical base64 only (padding and trailing bits as encoded).
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 impl Collector {
     /// Reads `path` unless it was read already: at most `cap` bytes of a regular file.
@@ -194,18 +207,44 @@ impl Collector {
     /// Adds the usable certificates of PEM `text` not held yet; returns how many it holds.
     ///
     /// Certificates rustls does not accept as trust anchors are left out (the SDK would panic
-    /// on them); each new one is checked once, a repeated one not at all.
+    /// on them); each new one is decoded and checked once, a repeated one not at all.
     fn add_pem(&mut self, text: &[u8]) -> usize {
         let mut found = 0;
-        for cert in pem_certificates(text) {
-            found += 1;
-            let key = Held(cert);
-            if !self.held.contains(&key) && usable(&key.0) {
-                self.certs.push(key.0.clone());
-                self.held.insert(key);
+        let mut body = Vec::new();
+        for section in pem_sections(text) {
+            base64_text(section, &mut body);
+            let key = Held(std::mem::take(&mut body));
+            if self.held.contains(&key) {
+                found += 1;
+                body = key.0;
+                continue;
             }
+            let Ok(der) = BASE64.decode(&key.0) else {
+                // Not a certificate (broken base64): skipped, as OpenSSL would.
+                body = key.0;
+                continue;
+            };
+            found += 1;
+            let cert = CertificateDer::from(der);
+            if usable(&cert) {
+                push_pem(&mut self.pem, &key.0);
+                self.certs.push(cert);
+            }
+            self.held.insert(key);
         }
         found
+    }
+
+    /// Holds `certs`, known good, without a check.
+    fn add_trusted(&mut self, certs: Vec<CertificateDer<'static>>) {
+        let mut body = String::new();
+        for cert in &certs {
+            body.clear();
+            BASE64.encode_string(cert.as_ref(), &mut body);
+            push_pem(&mut self.pem, body.as_bytes());
+            self.held.insert(Held(body.as_bytes().to_vec()));
+        }
+        self.certs.extend(certs);
     }
 
     /// Reads the regular files of `dir` (not recursively), within [`MAX_DIR_ENTRIES`] and
@@ -262,42 +301,52 @@ impl Collector {
     }
 }
 
-/// The `CERTIFICATE` sections of PEM `text`, decoded; anything between them (comments, other
-/// sections) and sections that do not decode are skipped.
+/// The text between each `-----BEGIN CERTIFICATE-----` and the next `-----END CERTIFICATE-----`
+/// of PEM `text`; anything between sections (comments, other kinds of section) is skipped.
 ///
-/// Not rustls-pki-types' PEM reader: its base64 decoder is constant-time, right for private
-/// keys but about 120 instructions a byte, 25 M instructions (several ms) for a system bundle
-/// of public certificates; the `base64` crate's is over ten times faster.
-fn pem_certificates(text: &[u8]) -> impl Iterator<Item = CertificateDer<'static>> + '_ {
+/// The markers are found with `memchr`'s vectorised search: a system bundle is about 0.2 MiB,
+/// and a byte-at-a-time scan of it cost more than decoding it.
+fn pem_sections(text: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
     const END: &[u8] = b"-----END CERTIFICATE-----";
-    // Scans for the dashes, which base64 bodies never hold, then compares the marker there.
-    let find = |hay: &[u8], needle: &[u8]| {
-        let mut at = 0;
-        while let Some(dash) = hay[at..].iter().position(|&b| b == b'-') {
-            at += dash;
-            if hay[at..].starts_with(needle) {
-                return Some(at);
-            }
-            at += 1;
-        }
-        None
-    };
+    let begin = memchr::memmem::Finder::new(BEGIN);
+    let end = memchr::memmem::Finder::new(END);
     let mut rest = text;
-    let mut body = Vec::new();
     std::iter::from_fn(move || {
-        loop {
-            let start = find(rest, BEGIN)? + BEGIN.len();
-            let len = find(&rest[start..], END)?;
-            let section = &rest[start..start + len];
-            rest = &rest[start + len + END.len()..];
-            body.clear();
-            body.extend(section.iter().filter(|b| !b.is_ascii_whitespace()));
-            if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&body) {
-                return Some(CertificateDer::from(der));
-            }
-        }
+        let start = begin.find(rest)? + BEGIN.len();
+        let len = end.find(&rest[start..])?;
+        let section = &rest[start..start + len];
+        rest = &rest[start + len + END.len()..];
+        Some(section)
     })
+}
+
+/// The base64 text of a PEM `section` into `out`: its lines, whitespace removed.
+///
+/// Not rustls-pki-types' PEM reader: its base64 decoder is constant-time, right for private
+/// keys but about 25 instructions a byte for public certificates; lines are copied whole here
+/// and the `base64` crate decodes several times faster.
+fn base64_text(section: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', section).chain([section.len()]) {
+        out.extend_from_slice(section[start..end].trim_ascii());
+        start = end + 1;
+    }
+    // Whitespace inside a line (rare): removed too.
+    if memchr::memchr3(b' ', b'\t', b'\r', out).is_some() || memchr::memchr(b'\x0c', out).is_some() {
+        out.retain(|b| !b.is_ascii_whitespace());
+    }
+}
+
+/// Appends one certificate's PEM section, from its base64 text, to `pem`.
+fn push_pem(pem: &mut Vec<u8>, base64: &[u8]) {
+    pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+    for line in base64.chunks(64) {
+        pem.extend_from_slice(line);
+        pem.push(b'\n');
+    }
+    pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
 }
 
 /// Whether rustls accepts `cert` as a trust anchor (parses it; the SDK would panic otherwise).
@@ -342,8 +391,7 @@ pub fn roots(sources: &Sources) -> Result<Roots, Error> {
     system_roots(sources, &mut out);
     let base = if out.certs.is_empty() {
         // Known good (a unit test checks each one): added without a check.
-        out.held.extend(embedded_roots().into_iter().map(Held));
-        out.certs = embedded_roots();
+        out.add_trusted(embedded_roots());
         Base::Embedded
     } else {
         Base::System
@@ -370,25 +418,8 @@ pub fn roots(sources: &Sources) -> Result<Roots, Error> {
         base,
         certs: out.certs,
         private,
+        pem: out.pem,
     })
-}
-
-/// PEM text of DER certificates (the SDK's trust store takes PEM), all in one buffer.
-fn pem(certs: &[CertificateDer<'_>]) -> Vec<u8> {
-    let engine = &base64::engine::general_purpose::STANDARD;
-    let mut text = Vec::with_capacity(certs.iter().map(|c| c.len() * 4 / 3 + 80).sum());
-    let mut body = String::new();
-    for cert in certs {
-        body.clear();
-        engine.encode_string(cert.as_ref(), &mut body);
-        text.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-        for line in body.as_bytes().chunks(64) {
-            text.extend_from_slice(line);
-            text.push(b'\n');
-        }
-        text.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    }
-    text
 }
 
 /// The rustls crypto provider: *ring* by default, AWS-LC's FIPS module with the `fips` feature.
@@ -418,7 +449,7 @@ pub fn http_client_with(
 ) -> Result<SharedHttpClient, Error> {
     let store = TrustStore::empty()
         .with_native_roots(false)
-        .with_pem_certificate(pem(&roots.certs));
+        .with_pem_certificate(roots.pem.clone());
     let context = TlsContext::builder()
         .with_trust_store(store)
         .build()
@@ -578,6 +609,20 @@ mod tests {
         assert!(sources.cert_files.is_empty() && sources.cert_dirs.is_empty());
     }
 
+    /// PEM text of `certs`, as the SDK would read it.
+    fn pem(certs: &[CertificateDer<'_>]) -> Vec<u8> {
+        let mut out = Collector::default();
+        out.add_trusted(certs.iter().map(|c| c.clone().into_owned()).collect());
+        out.pem
+    }
+
+    /// The certificates a collector keeps from PEM `text`, and how many sections it counted.
+    fn collected(text: &[u8]) -> (Vec<CertificateDer<'static>>, usize) {
+        let mut out = Collector::default();
+        let found = out.add_pem(text);
+        (out.certs, found)
+    }
+
     #[test]
     fn pem_round_trips() {
         use rustls::pki_types::pem::PemObject;
@@ -587,7 +632,41 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(back, certs);
-        assert_eq!(pem_certificates(&text).collect::<Vec<_>>(), certs);
+        let (read, found) = collected(&text);
+        assert_eq!((read, found), (certs.clone(), certs.len()));
+        // What the SDK is handed is the text read, not encoded again.
+        let mut out = Collector::default();
+        out.add_pem(&text);
+        assert_eq!(out.pem, text);
+    }
+
+    #[test]
+    fn pem_with_crlf_long_lines_or_inner_spaces_reads_the_same() {
+        let certs = embedded_roots();
+        let text = String::from_utf8(pem(&certs[..3])).unwrap();
+        let crlf = text.replace('\n', "\r\n");
+        let spaced = text.replace("\n", " \n  ");
+        let joined = text
+            .split("-----END CERTIFICATE-----")
+            .map(|s| s.replace('\n', ""))
+            .collect::<Vec<_>>()
+            .join("-----END CERTIFICATE-----\n");
+        for variant in [crlf, spaced, joined] {
+            assert_eq!(collected(variant.as_bytes()).0, certs[..3], "{variant:.200}");
+        }
+    }
+
+    #[test]
+    fn a_certificate_met_again_in_other_text_is_kept_once() {
+        let certs = embedded_roots();
+        let mut out = Collector::default();
+        assert_eq!(out.add_pem(&pem(&certs[..2])), 2);
+        let other = String::from_utf8(pem(&certs[1..3]))
+            .unwrap()
+            .replace('\n', "\r\n");
+        assert_eq!(out.add_pem(other.as_bytes()), 2);
+        assert_eq!(out.certs, certs[..3]);
+        assert_eq!(out.pem, pem(&certs[..3]));
     }
 
     #[test]
@@ -613,7 +692,7 @@ mod tests {
         text.extend(pem(&certs[..2]));
         text.extend(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
         text.extend(b"-----BEGIN CERTIFICATE-----\nAAAA"); // cut short
-        assert_eq!(pem_certificates(&text).collect::<Vec<_>>(), certs[..2]);
+        assert_eq!(collected(&text), (certs[..2].to_vec(), 2));
     }
 
     #[test]
