@@ -32,13 +32,19 @@ import startup  # noqa: E402
 
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
-# Parts of a start, by the symbols callgrind reports (inclusive instructions).
+# Parts of a start, by the symbols callgrind reports (inclusive instructions; LTO inlines much,
+# so these are the outermost functions that survive in the profiling build).
 PARTS = {
     "CPU-jitter entropy (aws-lc DRBG seed)": r"jent_entropy_collector_alloc|jent_read_entropy",
-    "trust store: read and check (tls::roots)": r"shortcut_env::tls::roots",
-    "trust store: SDK's rustls roots (PEM parse + check)": r"rustls_root_certs",
-    "TLS handshake (rustls ClientConnection processing)": r"rustls::conn::ConnectionCommon.*process_new_packets|process_new_packets",
-    "HTTP client / connector build": r"aws_smithy_http_client::client::.*build",
+    "our trust store: PEM decode + anchor check (tls::Collector::add_pem)":
+        r"shortcut_env::tls::Collector::add_pem",
+    "our trust store: SSL_CERT_DIR's files (tls::Collector::add_dir, incl. their add_pem)":
+        r"shortcut_env::tls::Collector::add_dir",
+    "SDK connector build (its PEM decode + anchor parse)":
+        r"aws_smithy_http_client::client::ConnectorBuilder<.*TlsProviderSelected>::build",
+    "of which the SDK's PEM decode (rustls_pki_types::pem)": r"rustls_pki_types::pem::read",
+    "TLS handshake (rustls ClientConnection processing)":
+        r"rustls::conn::ConnectionCore<.*>::process_new_packets",
 }
 
 
