@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,21 @@ def callgrind(argv: list[str], env: dict[str, str], work: Path, tag: str) -> tup
     return inclusive(out)
 
 
+def syscalls(argv: list[str], env: dict[str, str], work: Path, tag: str) -> int | None:
+    """System calls of one start (strace -c, threads included): on a VM each costs microseconds
+    of kernel CPU that callgrind does not see. None without strace."""
+    if not shutil.which("strace"):
+        return None
+    out = work / f"strace-{tag}.txt"
+    subprocess.run(["strace", "-f", "-qq", "-c", "-o", str(out), *argv], env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for line in out.read_text().splitlines():
+        fields = line.split()
+        if fields and fields[-1] == "total":
+            return int(fields[3])
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--binary", action="append", required=True, help="NAME=PATH")
@@ -125,8 +141,9 @@ def main() -> None:
                 for config, (url, extra) in configs.items():
                     env = {**startup.base_env(url, work), **extra}
                     cases.append((name, config, [path, "--", "true"], env))
-            curl_argv = startup.commands(argparse.Namespace(plain="x", static=None), https,
-                                         work / "certs")[1][1]
+            # By name: the list's order is startup.py's (its second command is the boto3 one).
+            curl_argv = dict(startup.commands(argparse.Namespace(plain="x", static=None), https,
+                                              work / "certs"))["curl --aws-sigv4 (floor)"]
             curl_env = startup.base_env(https, work)
             cases.append(("curl (OpenSSL)", "https", curl_argv, curl_env))
             ca_only = [a if a != bundle else ca for a in curl_argv]
@@ -149,6 +166,7 @@ def main() -> None:
                     "cpu_ms_p10": statistics.quantiles(cpu[i], n=10)[0],
                     "cpu_ms_p90": statistics.quantiles(cpu[i], n=10)[-1],
                     "instructions": total, "parts": parts,
+                    "syscalls": syscalls(argv, env, work, str(i)),
                 })
         finally:
             for proc in servers:
@@ -166,12 +184,13 @@ def markdown(report: dict) -> str:
     lines = [f"{report['machine']}; {report['runs']} interleaved runs per row (CPU = user+sys from "
              f"rusage, median, p10–p90), instructions from one start under callgrind; 1-minute "
              f"load {report['load_before']:.1f} before, {report['load_after']:.1f} after.", "",
-             "| binary | configuration | CPU per start | p10–p90 | instructions |",
-             "| --- | --- | ---: | ---: | ---: |"]
+             "| binary | configuration | CPU per start | p10–p90 | instructions | system calls |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
     for r in report["rows"]:
+        calls = r.get("syscalls")
         lines.append(f"| {r['binary']} | {r['config']} | {r['cpu_ms_median']:.1f} ms | "
                      f"{r['cpu_ms_p10']:.1f}–{r['cpu_ms_p90']:.1f} ms | "
-                     f"{r['instructions'] / 1e6:,.1f} M |")
+                     f"{r['instructions'] / 1e6:,.1f} M | {calls if calls is not None else '—'} |")
     lines += ["", "Inclusive instructions of the parts of a start (callgrind):", "",
               "| binary | configuration | part | instructions | share |", "| --- | --- | --- | ---: | ---: |"]
     for r in report["rows"]:

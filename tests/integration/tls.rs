@@ -323,3 +323,29 @@ fn ssl_cert_dir_naming_proc_self_fails_instead_of_exhausting_memory() {
 fn ssl_cert_file_naming_an_endless_proc_file_is_refused() {
     unusable_trust("SSL_CERT_FILE", Path::new("/proc/self/pagemap"));
 }
+
+#[test]
+fn a_huge_file_in_ssl_cert_dir_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::File::create(dir.path().join("huge.pem"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    unusable_trust("SSL_CERT_DIR", dir.path()).stderr_has("huge.pem is larger than");
+}
+
+#[test]
+fn a_fifo_in_ssl_cert_dir_is_skipped_without_blocking() {
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    let dir = run.path("certs");
+    std::fs::create_dir(&dir).unwrap();
+    // No writer ever opens it: a blocking open or read would hang until the run's time bound.
+    nix::unistd::mkfifo(&dir.join("0000aaaa.0"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    endpoint.write_ca(&dir);
+    run.env("SSL_CERT_DIR", &dir);
+    let (outcome, env) = run.env_seen();
+    outcome.code(0);
+    assert_eq!(env["MILVUS_HOST"], "milvus.internal");
+}
