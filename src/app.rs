@@ -22,7 +22,7 @@ use crate::payload::{self, Origin};
 use crate::render::{self, Report};
 use crate::settings::Given;
 use crate::vars::Vars;
-use crate::{exec, signals, sources};
+use crate::{drop_credentials, exec, signals, sources};
 
 /// What the command would get, and how it was made.
 pub struct Plan {
@@ -33,6 +33,8 @@ pub struct Plan {
     pub built: Built,
     /// The command's environment.
     pub env: Vars,
+    /// The AWS credential variables `--drop-aws-credentials` removed from it.
+    pub dropped: Vec<String>,
     /// The GCP key file, once written.
     pub gcp_file: Option<std::path::PathBuf>,
 }
@@ -119,6 +121,7 @@ pub fn run(
                 &plan.env,
                 &plan.config.require,
                 &plan.file_vars(),
+                &plan.dropped,
             ))?;
             if let Some(cost) = crate::supervise::watch_cost(&plan.config) {
                 print_stdout(&cost)?;
@@ -194,9 +197,17 @@ fn plan(
             log.warn(warning);
         }
     }
+    // One environment, which materializing then extends; `built` keeps what it says.
+    let mut env = std::mem::take(&mut built.env);
+    // After the fetch, which used them; before --require, which then sees what the command gets.
+    let dropped = if config.drop_aws_credentials {
+        drop_credentials::drop_aws_credentials(&mut env, &built.applied)
+    } else {
+        Vec::new()
+    };
     Ok(Plan {
-        // One environment, which materializing then extends; `built` keeps what it says.
-        env: std::mem::take(&mut built.env),
+        env,
+        dropped,
         origins: payloads.iter().map(payload::Payload::origin).collect(),
         config,
         built,
@@ -258,8 +269,20 @@ fn require(plan: &Plan) -> Result<(), Error> {
     }
 }
 
-/// The one success line, rendered from the plan.
+/// The one success line, rendered from the plan (and, with --drop-aws-credentials, the names it
+/// removed).
 fn announce(plan: &Plan, started: Instant, log: &Logger) {
+    if !plan.dropped.is_empty() {
+        let mut fields = serde_json::Map::new();
+        fields.insert("dropped".into(), plan.dropped.clone().into());
+        log.info(
+            &format!(
+                "--drop-aws-credentials: the command's environment lacks {}",
+                plan.dropped.join(", ")
+            ),
+            fields,
+        );
+    }
     let region = match &plan.config.source {
         Source::Aws(aws) => aws.region.as_deref(),
         Source::Local { .. } => None,

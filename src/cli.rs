@@ -64,6 +64,8 @@ pub struct Cli {
     pub given: Given,
     /// The command to run, after `--`.
     pub command: Vec<OsString>,
+    /// `copy DIR`: not the pipeline at all, the binary copies itself into DIR (`crate::copy`).
+    pub copy: Option<PathBuf>,
 }
 
 /// The pipeline's last step.
@@ -91,6 +93,21 @@ pub fn command() -> Command {
             "Fetch and validate everything, exec nothing: print each key's NAME, its source and \
              OK/FAIL against --require; never a value. Exits as the real start would",
         ))
+        .subcommand(
+            Command::new("copy")
+                .about(
+                    "Copy this binary into DIR as DIR/shortcut-env, 0755, atomically (for an \
+                     initContainer and a shared volume). Needs no APP_ENV or AWS; refuses a \
+                     symlink at DIR or at the name.",
+                )
+                .arg(
+                    Arg::new("dir")
+                        .value_name("DIR")
+                        .required(true)
+                        .value_parser(value_parser!(PathBuf))
+                        .help("An existing directory, e.g. a shared emptyDir volume"),
+                ),
+        )
         .subcommand(
             Command::new("export")
                 .about(
@@ -165,8 +182,13 @@ impl Cli {
             ),
             _ => Mode::Run,
         };
+        let copy = match matches.subcommand() {
+            Some(("copy", sub)) => sub.get_one::<PathBuf>("dir").cloned(),
+            _ => None,
+        };
         Ok(Cli {
             mode,
+            copy,
             given: given(&matches),
             command: matches
                 .get_many::<OsString>("command")
@@ -263,6 +285,12 @@ pub fn usage_error(error: &clap::Error) -> Error {
         .collect();
     if !tips.is_empty() {
         message.push_str(&format!(" ({})", tips.join("; ")));
+    }
+    // clap puts the missing arguments on the lines after the first: name them on the one line.
+    if error.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = error.get(ContextKind::InvalidArg)
+    {
+        message = format!("missing required argument {}", missing.join(", "));
     }
     Error::Usage(message)
 }

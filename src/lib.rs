@@ -11,11 +11,12 @@
 #![deny(unsafe_code)]
 
 pub use shortcut_env_core::{
-    config, envmap, error, payload, reference, render, settings, text, vars,
+    config, drop_credentials, envmap, error, payload, reference, render, settings, text, vars,
 };
 
 pub mod app;
 pub mod cli;
+pub mod copy;
 pub mod exec;
 pub mod failover;
 pub mod log;
@@ -63,7 +64,10 @@ pub fn main_with(args: Vec<OsString>, inherited: Vars) -> i32 {
     signals::set_logger(log);
     let result = match format_error {
         Some(e) => Err(e),
-        None => app::run(cli.mode, &cli.given, &cli.command, &inherited, &log),
+        None => match &cli.copy {
+            Some(dir) => copy::run(dir, &cli.command, &log),
+            None => app::run(cli.mode, &cli.given, &cli.command, &inherited, &log),
+        },
     };
     match result {
         Ok(code) => code,

@@ -15,7 +15,7 @@ const WEB_IDENTITY_TOKEN: &str =
 
 /// IRSA as the EKS webhook sets it up: no keys, a role and a token file; every AWS call (STS
 /// included) goes to `endpoint`.
-fn irsa(endpoint: &str, secret: &str) -> Run {
+pub(crate) fn irsa(endpoint: &str, secret: &str) -> Run {
     let mut run = Run::aws(endpoint, secret);
     let token = run.path("web-identity-token");
     std::fs::write(&token, WEB_IDENTITY_TOKEN).unwrap();
@@ -27,7 +27,7 @@ fn irsa(endpoint: &str, secret: &str) -> Run {
 }
 
 /// The requests whose body is an STS action (form-encoded `Action=…`).
-fn sts_requests(proxy: &Proxy) -> Vec<String> {
+pub(crate) fn sts_requests(proxy: &Proxy) -> Vec<String> {
     proxy
         .requests()
         .iter()
@@ -37,7 +37,7 @@ fn sts_requests(proxy: &Proxy) -> Vec<String> {
 }
 
 /// The access key id in `Credential=KEY/…` of the GetSecretValue call's signature.
-fn signing_key_of_get_secret_value(proxy: &Proxy) -> String {
+pub(crate) fn signing_key_of_get_secret_value(proxy: &Proxy) -> String {
     let request = proxy
         .requests()
         .into_iter()
@@ -169,7 +169,7 @@ fn the_secrets_manager_endpoint_variable_does_not_move_sts() {
 
 /// Pod Identity as the EKS agent sets it up: a FULL_URI (here on loopback: the SDK accepts
 /// only loopback or the agent's link-local addresses over plain http) and a token file.
-fn pod_identity(endpoint: &CredentialsEndpoint, token: &str, secret: &str) -> Run {
+pub(crate) fn pod_identity(endpoint: &CredentialsEndpoint, token: &str, secret: &str) -> Run {
     let mut run = Run::moto(secret);
     let file = run.path("eks-pod-identity-token");
     std::fs::write(&file, token).unwrap();

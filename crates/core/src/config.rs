@@ -225,6 +225,9 @@ pub struct Config {
     pub files: Vec<(String, String)>,
     /// `--init` / `--watch`: supervise the command instead of exec'ing it.
     pub supervise: Supervise,
+    /// `--drop-aws-credentials`: remove the AWS credential variables from the command's
+    /// environment after the fetch (the binary's `drop_credentials`).
+    pub drop_aws_credentials: bool,
 }
 
 /// The flag if given, else the variable.
@@ -341,6 +344,11 @@ pub fn resolve(given: &Given, vars: &Vars) -> Result<Config, Error> {
         }
         _ => Source::Aws(resolve_aws(app_env, given, vars)?),
     };
+    // The flag is `1`; the variable a boolean.
+    let drop_aws_credentials = match pick_named(given, vars, "SHORTCUT_ENV_DROP_AWS_CREDENTIALS")? {
+        None => false,
+        Some((text, name)) => parse_bool(name, Some(text))?,
+    };
     Ok(Config {
         app_env,
         source,
@@ -349,6 +357,7 @@ pub fn resolve(given: &Given, vars: &Vars) -> Result<Config, Error> {
         policy,
         files,
         supervise: Supervise::resolve(given, vars)?,
+        drop_aws_credentials,
     })
 }
 

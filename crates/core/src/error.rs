@@ -67,6 +67,7 @@ kinds! {
     EnvFileMissing = "env-file-missing", Config;
     EnvFileUnreadable = "env-file-unreadable", Config;
     EnvFileRefused = "env-file-refused", Config;
+    CopySourceUnreadable = "copy-source-unreadable", Config;
     SecretNotObject = "secret-not-object", Data;
     SecretBinary = "secret-binary", Data;
     InvalidKeyName = "invalid-key-name", Data;
@@ -88,6 +89,9 @@ kinds! {
     ParameterStoreUnavailable = "parameter-store-unavailable", Unavailable;
     CredentialsDirUnsafe = "credentials-dir-unsafe", CantCreate;
     CredentialsFileFailed = "credentials-file-failed", CantCreate;
+    CopyDirUnusable = "copy-dir-unusable", CantCreate;
+    CopyTargetUnsafe = "copy-target-unsafe", CantCreate;
+    CopyFailed = "copy-failed", CantCreate;
     NoCredentials = "no-credentials", NotAllowed;
     CredentialsMalformed = "credentials-malformed", NotAllowed;
     CredentialsRejected = "credentials-rejected", NotAllowed;
@@ -239,6 +243,9 @@ pub enum Error {
     EnvFileUnreadable { path: PathBuf, reason: String },
     #[error("env file {path} is not read: {reason}")]
     EnvFileRefused { path: PathBuf, reason: String },
+    /// `copy`: the running binary cannot be read (no /proc).
+    #[error("copy: cannot read the running binary /proc/self/exe: {0}")]
+    CopySourceUnreadable(String),
 
     // ---- 65: the secret's data is unusable --------------------------------------------------
     #[error("secret {secret} is not a JSON object: {found}")]
@@ -334,6 +341,14 @@ pub enum Error {
     CredentialsDirUnsafe { path: PathBuf, reason: String },
     #[error("credentials file {path} could not be written: {reason}")]
     CredentialsFileFailed { path: PathBuf, reason: String },
+    /// `copy DIR`: DIR is missing, not a directory, or a symlink.
+    #[error("copy: directory {path} cannot be used: {reason}")]
+    CopyDirUnusable { path: PathBuf, reason: String },
+    /// `copy DIR`: a symlink or non-regular file is at DIR/shortcut-env.
+    #[error("copy: {path} is not replaced: {reason}")]
+    CopyTargetUnsafe { path: PathBuf, reason: String },
+    #[error("copy: {path} could not be written: {reason}")]
+    CopyFailed { path: PathBuf, reason: String },
 
     // ---- 77: not allowed --------------------------------------------------------------------
     #[error("no AWS credentials: {0}")]
@@ -419,6 +434,7 @@ impl Error {
             EnvFileMissing { .. } => Kind::EnvFileMissing,
             EnvFileUnreadable { .. } => Kind::EnvFileUnreadable,
             EnvFileRefused { .. } => Kind::EnvFileRefused,
+            CopySourceUnreadable(_) => Kind::CopySourceUnreadable,
             SecretNotObject { .. } => Kind::SecretNotObject,
             SecretBinary { .. } => Kind::SecretBinary,
             InvalidKeyName { .. } => Kind::InvalidKeyName,
@@ -440,6 +456,9 @@ impl Error {
             ParameterStoreUnavailable { .. } => Kind::ParameterStoreUnavailable,
             CredentialsDirUnsafe { .. } => Kind::CredentialsDirUnsafe,
             CredentialsFileFailed { .. } => Kind::CredentialsFileFailed,
+            CopyDirUnusable { .. } => Kind::CopyDirUnusable,
+            CopyTargetUnsafe { .. } => Kind::CopyTargetUnsafe,
+            CopyFailed { .. } => Kind::CopyFailed,
             NoCredentials(_) => Kind::NoCredentials,
             CredentialsMalformed { .. } => Kind::CredentialsMalformed,
             CredentialsRejected { .. } => Kind::CredentialsRejected,
@@ -461,7 +480,7 @@ impl Error {
             Usage(_) => "run `shortcut-env --help` for the usage".into(),
             CommandWithoutDoubleDash(program) => format!(
                 "put `--` before the command, e.g. `shortcut-env -- {program} …`; the \
-                 subcommands are check and export"
+                 subcommands are check, export and copy"
             ),
             NoCommand => "put the command after `--`, e.g. `shortcut-env -- uvicorn main:app`, \
                           or use `shortcut-env check` to only validate"
@@ -638,6 +657,22 @@ impl Error {
             CredentialsFileFailed { .. } => "make SHORTCUT_ENV_CREDENTIALS_DIR a writable \
                                              directory (with readonlyRootFilesystem, mount a \
                                              volume there)"
+                .into(),
+            CopySourceUnreadable(_) => "`copy` reads the binary the kernel runs from \
+                                        /proc/self/exe: run it where /proc is mounted (every \
+                                        container runtime mounts it)"
+                .into(),
+            CopyDirUnusable { .. } => "give `copy` an existing directory, by its real path \
+                                       (a symlink to it is refused), writable by this user, \
+                                       e.g. an emptyDir volume mounted at /shared"
+                .into(),
+            CopyTargetUnsafe { .. } => "remove what is at that name (the copy replaces only a \
+                                        regular file, never a symlink or directory), or copy \
+                                        into another directory"
+                .into(),
+            CopyFailed { .. } => "make the directory writable by this user, with room for \
+                                  the binary (an emptyDir's sizeLimit of 16Mi is enough); with \
+                                  readonlyRootFilesystem, copy into a mounted volume"
                 .into(),
             NoCredentials(_) => "on ECS, set the task definition's taskRoleArn; on EKS, \
                                  annotate the ServiceAccount with eks.amazonaws.com/role-arn \

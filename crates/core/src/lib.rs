@@ -4,6 +4,7 @@
 //! settings + vars ─ config::resolve ─→ Config      (fail fast, before any network call)
 //! payloads ─ payload / envmap::select ─→ Entries   (a secret's text, a dotenv file's text)
 //! Entries + Policy ─ envmap::build ─→ Built        (the command's environment and its report)
+//! Built ─ drop_credentials ─→ the command's environment without the AWS credentials (opt-in)
 //! Built ─ render ─→ check's report, export's text
 //! ```
 //!
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod drop_credentials;
 pub mod envmap;
 pub mod error;
 pub mod names;

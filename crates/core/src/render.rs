@@ -45,6 +45,7 @@ pub fn check_report(
     env: &Vars,
     required: &[String],
     file_vars: &[String],
+    dropped: &[String],
 ) -> String {
     let mut rows: Vec<(String, String, &str)> = Vec::new();
     let is_required = |name: &str| required.iter().any(|r| r == name);
@@ -56,6 +57,10 @@ pub fn check_report(
         if !rows.iter().any(|(n, _, _)| n == name) {
             rows.push((name.clone(), "file written by shortcut-env".into(), "OK"));
         }
+    }
+    // --drop-aws-credentials: inherited, and removed from the command's environment.
+    for name in dropped {
+        rows.push((name.clone(), "inherited".into(), "DROPPED"));
     }
     for name in required {
         if rows.iter().any(|(n, _, _)| n == name) {
@@ -83,6 +88,8 @@ pub fn check_report(
     for (name, source, status) in rows {
         let status = match (status, is_required(&name)) {
             ("FAIL", _) => "FAIL (required, missing)",
+            ("DROPPED", true) => "FAIL (required, dropped by --drop-aws-credentials)",
+            ("DROPPED", false) => "DROPPED (--drop-aws-credentials)",
             (_, true) => "OK (required)",
             _ => "OK",
         };
@@ -411,7 +418,7 @@ mod tests {
             .origins
             .insert("A".into(), "short-cut/prod/app".into());
         let required = ["A", "HOME", "MISSING"].map(String::from);
-        let report = check_report(&built, &env, &required, &[]);
+        let report = check_report(&built, &env, &required, &[], &[]);
         assert!(!report.contains("secret-a"));
         let line = |key: &str| {
             report

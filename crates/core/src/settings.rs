@@ -275,6 +275,14 @@ pub const SETTINGS: &[Setting] = &[
          comma-separate",
         SELECTING,
     ),
+    switch(
+        "SHORTCUT_ENV_DROP_AWS_CREDENTIALS",
+        "--drop-aws-credentials",
+        "Remove the AWS credential variables (keys, session token, container-credentials URIs \
+         and token, web-identity token file and role) from the command's environment after \
+         fetching (docs/security.md)",
+        SELECTING,
+    ),
     one(
         "SHORTCUT_ENV_TIMEOUT",
         "--timeout",

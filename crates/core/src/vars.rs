@@ -38,6 +38,11 @@ impl Vars {
         self.0.insert(name.into(), value.into())
     }
 
+    /// Unsets a variable, returning its value.
+    pub fn remove(&mut self, name: &str) -> Option<OsString> {
+        self.0.remove(OsStr::new(name))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
         self.0.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
     }
