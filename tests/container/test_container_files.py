@@ -117,9 +117,19 @@ class Dockerfile(unittest.TestCase):
         run = " ".join(self.values(body, "RUN"))
         script = (ROOT / "scripts/build-static").read_text(encoding="utf-8")
         profile = re.search(r"^PROFILE=(\S+)", script, re.M).group(1)
+        # TARGET=$ARCH-unknown-linux-musl, for --arch x86_64 (amd64) and aarch64 (arm64, built
+        # with cargo zigbuild in both).
         target = re.search(r"^TARGET=(\S+)", script, re.M).group(1)
+        self.assertIn("$ARCH", target)
         self.assertIn(f"--profile {profile}", run)
-        self.assertIn(f"target={target}", run)
+        for arch in ("x86_64", "aarch64"):
+            self.assertIn(f"target={target.replace('$ARCH', arch)}", run)
+        self.assertIn("build=(cargo zigbuild)", script)
+        self.assertIn('build="zigbuild"', run)
+        # The same zig and cargo-zigbuild as scripts/build-static --arch aarch64 installs.
+        pins = (ROOT / "tests/requirements-cross.txt").read_text(encoding="utf-8").split("\n")
+        for pin in [p for p in pins if p and not p.startswith("#")]:
+            self.assertIn(pin, run)
         self.assertIn('--target "$target"', run)
         self.assertIn("--locked", run)
         self.assertIn("CC_x86_64_unknown_linux_musl=musl-gcc", run)
