@@ -104,7 +104,7 @@ pub fn command() -> Command {
                     Arg::new("dir")
                         .value_name("DIR")
                         .required(true)
-                        .value_parser(value_parser!(PathBuf))
+                        .value_parser(value_parser!(OsString))
                         .help("An existing directory, e.g. a shared emptyDir volume"),
                 ),
         )
@@ -183,7 +183,7 @@ impl Cli {
             _ => Mode::Run,
         };
         let copy = match matches.subcommand() {
-            Some(("copy", sub)) => sub.get_one::<PathBuf>("dir").cloned(),
+            Some(("copy", sub)) => sub.get_one::<OsString>("dir").map(PathBuf::from),
             _ => None,
         };
         Ok(Cli {
