@@ -224,3 +224,14 @@ fn drop_in_local_mode_removes_the_laptops_keys() {
         .code(0)
         .run();
 }
+
+#[test]
+fn drop_with_init_the_supervised_command_lacks_them_too() {
+    keys_dropped()
+        .arg("--init")
+        .sees("APP_KEY", "fetched")
+        .lacks("AWS_ACCESS_KEY_ID")
+        .lacks("AWS_SECRET_ACCESS_KEY")
+        .code(0)
+        .run();
+}
