@@ -25,7 +25,7 @@ use crate::vars::Vars;
 use crate::{drop_credentials, exec, signals, sources};
 
 /// What the command would get, and how it was made.
-pub struct Plan {
+pub(crate) struct Plan {
     pub config: Config,
     /// Where each source's payload came from.
     pub origins: Vec<Origin>,
@@ -73,7 +73,7 @@ impl Drop for Files {
 
 /// Runs the pipeline up to `mode`'s last step. Returns the exit status; when a command runs,
 /// the process has become the command and this never returns.
-pub fn run(
+pub(crate) fn run(
     mode: Mode,
     given: &Given,
     command: &[OsString],

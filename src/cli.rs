@@ -58,7 +58,7 @@ started.";
 
 /// What the command line asked for.
 #[derive(Debug)]
-pub struct Cli {
+pub(crate) struct Cli {
     pub mode: Mode,
     /// The options given as flags, by the variable each stands for.
     pub given: Given,
@@ -70,7 +70,7 @@ pub struct Cli {
 
 /// The pipeline's last step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Run the command (exec it).
     Run,
     /// Everything a start does but run: names and OK/FAIL.
@@ -82,7 +82,7 @@ pub enum Mode {
 /// The command line's grammar: the settings table's flags, global so they may come before or
 /// after the subcommand (`shortcut-env --require X check` and `shortcut-env check --require X`
 /// are the same), the subcommands, and `COMMAND` after `--`.
-pub fn command() -> Command {
+pub(crate) fn command() -> Command {
     let export_help = "dotenv (KEY='value'), shell (export KEY='value', for eval) or json";
     let mut command = Command::new("shortcut-env")
         .version(env!("CARGO_PKG_VERSION"))
@@ -171,7 +171,7 @@ fn setting_arg(setting: &'static Setting) -> Arg {
 
 impl Cli {
     /// Parses `args`.
-    pub fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    pub(crate) fn parse_args(args: Vec<OsString>) -> Result<Cli, clap::Error> {
         let matches = command().try_get_matches_from(args)?;
         let mode = match matches.subcommand() {
             Some(("check", _)) => Mode::Check,
@@ -235,7 +235,7 @@ fn given(matches: &ArgMatches) -> Given {
 
 /// The log format for a usage error, when the arguments did not parse: `--log-format json` (or
 /// `=json`) before `--`, else SHORTCUT_ENV_LOG_FORMAT; text when neither says json.
-pub fn log_format_of(args: &[OsString], inherited: &Vars) -> LogFormat {
+pub(crate) fn log_format_of(args: &[OsString], inherited: &Vars) -> LogFormat {
     let mut given = None;
     let mut words = args.iter().skip(1).take_while(|a| a.as_os_str() != "--");
     while let Some(word) = words.next() {
@@ -258,7 +258,7 @@ pub fn log_format_of(args: &[OsString], inherited: &Vars) -> LogFormat {
 
 /// clap's failure as the wrapper's error: a bare word where a subcommand was expected is a
 /// command whose `--` was forgotten; anything else keeps clap's first line as the message.
-pub fn usage_error(error: &clap::Error) -> Error {
+pub(crate) fn usage_error(error: &clap::Error) -> Error {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let word = match error.kind() {
         ErrorKind::InvalidSubcommand => error.get(ContextKind::InvalidSubcommand),

@@ -38,21 +38,21 @@ use crate::error::Error;
 use crate::log::Logger;
 
 /// The name the binary gets in DIR, whatever this process was started as.
-pub const NAME: &str = "shortcut-env";
+pub(crate) const NAME: &str = "shortcut-env";
 
 /// The running binary, as the kernel knows it.
 const SOURCE: &str = "/proc/self/exe";
 
 /// What was copied where.
 #[derive(Debug)]
-pub struct Copied {
+pub(crate) struct Copied {
     /// `DIR/shortcut-env`.
     pub path: PathBuf,
     pub bytes: u64,
 }
 
 /// `shortcut-env copy DIR`: the copy, and its one line (the path, the size).
-pub fn run(dir: &Path, command: &[std::ffi::OsString], log: &Logger) -> Result<i32, Error> {
+pub(crate) fn run(dir: &Path, command: &[std::ffi::OsString], log: &Logger) -> Result<i32, Error> {
     if !command.is_empty() {
         return Err(Error::Usage("copy takes no command after `--`".into()));
     }
@@ -70,7 +70,7 @@ pub fn run(dir: &Path, command: &[std::ffi::OsString], log: &Logger) -> Result<i
 }
 
 /// Copies the running binary to `DIR/shortcut-env`, atomically, 0755.
-pub fn copy(dir: &Path) -> Result<Copied, Error> {
+pub(crate) fn copy(dir: &Path) -> Result<Copied, Error> {
     // "link/" or "link/." would make the kernel follow the final symlink despite O_NOFOLLOW:
     // the components drop trailing slashes and inner "." so that the final one is the name.
     let dir: PathBuf = dir.components().collect();

@@ -23,7 +23,7 @@ use crate::vars::Vars;
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
 /// The kernel's cap on one argument or `NAME=value` string, its NUL included (`MAX_ARG_STRLEN`,
 /// 32 pages).
-pub const MAX_ARG_STRLEN: usize = 32 * 4096;
+pub(crate) const MAX_ARG_STRLEN: usize = 32 * 4096;
 /// The kernel's cap on all of them together, whatever the stack limit: 3/4 of `_STK_LIM`.
 const MAX_ARG_TOTAL: usize = 6 * 1024 * 1024;
 /// How many of the largest variables a too-large environment names.
@@ -31,7 +31,7 @@ const LARGEST_SHOWN: usize = 3;
 
 /// Execs `command` with exactly `env`. Returns only on failure: 127 when it is not found (on
 /// PATH, as execvp searches), 126 when what was found cannot be executed.
-pub fn exec(command: &[OsString], env: &Vars) -> Error {
+pub(crate) fn exec(command: &[OsString], env: &Vars) -> Error {
     let Some(program) = command.first() else {
         return Error::NoCommand;
     };
@@ -57,7 +57,7 @@ pub fn exec(command: &[OsString], env: &Vars) -> Error {
 /// is skipped, one that is found but not executable is remembered and the search goes on, any
 /// other failure ends it. Shared by exec and by `--init`'s spawn, so that both classify a
 /// failure (126 or 127) the same way.
-pub fn start_first<T>(
+pub(crate) fn start_first<T>(
     program: &OsStr,
     env: &Vars,
     mut start: impl FnMut(&Path) -> Result<T, Errno>,
@@ -131,7 +131,7 @@ fn candidates(program: &OsStr, env: &Vars) -> Vec<PathBuf> {
 /// Predicts the kernel's E2BIG before exec (and in `check`): every string within
 /// `MAX_ARG_STRLEN`, and strings plus pointers within `sysconf(ARG_MAX)` (a quarter of the
 /// stack limit, at least 128 KiB), capped at 6 MiB.
-pub fn check_size(command: &[OsString], env: &Vars) -> Result<(), Error> {
+pub(crate) fn check_size(command: &[OsString], env: &Vars) -> Result<(), Error> {
     if let Some((name, size)) = env
         .iter()
         .map(|(k, v)| (k, k.len() + v.len() + 2))
@@ -246,7 +246,7 @@ fn shown(text: &OsStr) -> String {
     }
 }
 
-pub fn env_strings(env: &Vars) -> impl Iterator<Item = OsString> + '_ {
+pub(crate) fn env_strings(env: &Vars) -> impl Iterator<Item = OsString> + '_ {
     env.iter().map(|(k, v)| {
         let mut entry = k.to_owned();
         entry.push("=");
@@ -255,7 +255,7 @@ pub fn env_strings(env: &Vars) -> impl Iterator<Item = OsString> + '_ {
     })
 }
 
-pub fn c_strings<S: AsRef<OsStr>>(items: impl IntoIterator<Item = S>) -> Option<Vec<CString>> {
+pub(crate) fn c_strings<S: AsRef<OsStr>>(items: impl IntoIterator<Item = S>) -> Option<Vec<CString>> {
     items
         .into_iter()
         .map(|s| CString::new(s.as_ref().as_bytes()).ok())

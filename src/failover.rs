@@ -30,7 +30,7 @@ use crate::payload::{Failover, Payload};
 /// for a service failure, by its code: only the service's own errors, a bare 5xx and an answer
 /// broken on the way count, not an error code nobody knows (it may be a refusal of a new
 /// kind, and a replica must never serve what the primary refuses).
-pub fn is_outage(error: &Error) -> bool {
+pub(crate) fn is_outage(error: &Error) -> bool {
     match error {
         Error::Unreachable { .. }
         | Error::DnsFailure { .. }
@@ -59,7 +59,7 @@ const SERVER_ERRORS: &[&str] = &[
 
 /// The regions to read a secret from, in order: its own, then each failover region that is
 /// not its own.
-pub fn regions(own: &str, failover: &[String]) -> Vec<String> {
+pub(crate) fn regions(own: &str, failover: &[String]) -> Vec<String> {
     let mut regions = vec![own.to_string()];
     regions.extend(failover.iter().filter(|r| *r != own).cloned());
     regions
@@ -68,7 +68,7 @@ pub fn regions(own: &str, failover: &[String]) -> Vec<String> {
 /// The secret id to ask `region` for. A replica keeps the secret's name, so a name is asked
 /// for as it is; a replica's ARN is the primary's with the region replaced
 /// (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX`).
-pub fn secret_id_in(secret_id: &str, region: &str) -> String {
+pub(crate) fn secret_id_in(secret_id: &str, region: &str) -> String {
     let fields: Vec<&str> = secret_id.split(':').collect();
     match fields.as_slice() {
         ["arn", partition, service, _, rest @ ..] if !rest.is_empty() => {
@@ -82,7 +82,7 @@ pub fn secret_id_in(secret_id: &str, region: &str) -> String {
 
 /// The time the next region gets: an equal share of what is `left`, among the `remaining`
 /// regions (this one included).
-pub fn share(left: Duration, remaining: usize) -> Duration {
+pub(crate) fn share(left: Duration, remaining: usize) -> Duration {
     match u32::try_from(remaining.max(1)) {
         Ok(n) => left / n,
         Err(_) => Duration::ZERO,
@@ -92,7 +92,7 @@ pub fn share(left: Duration, remaining: usize) -> Duration {
 /// The time a read that must end at `until` is given, as its messages state it: the whole
 /// `timeout` when it may run to the `deadline` (always, without failover), else its share of
 /// it, to a tenth of a second.
-pub fn allowed(until: Instant, deadline: Instant, timeout: Duration) -> Duration {
+pub(crate) fn allowed(until: Instant, deadline: Instant, timeout: Duration) -> Duration {
     if until >= deadline {
         return timeout;
     }
@@ -105,7 +105,7 @@ pub fn allowed(until: Instant, deadline: Instant, timeout: Duration) -> Duration
 /// within `deadline` (`timeout` long), failing over as described in the module's
 /// documentation. `attempt(region, client, until)` reads it in one region and must give up at
 /// `until`. With a single region, its result is returned as it is.
-pub async fn read<C, F, Fut>(
+pub(crate) async fn read<C, F, Fut>(
     secret: &str,
     regions: Vec<(String, C)>,
     timeout: Duration,

@@ -9,21 +9,23 @@
 //! ```
 // Not `forbid`: `signals::reset_sigpipe` is the one documented exception (see Cargo.toml).
 #![deny(unsafe_code)]
+// What is `pub` in a private module is `pub(crate)`: the library's API is `main_with` and the core.
+#![warn(unreachable_pub)]
 
 pub use shortcut_env_core::{
     config, drop_credentials, envmap, error, payload, reference, render, settings, text, vars,
 };
 
-pub mod app;
-pub mod cli;
-pub mod copy;
-pub mod exec;
-pub mod failover;
-pub mod log;
-pub mod materialize;
-pub mod signals;
-pub mod sources;
-pub mod supervise;
+mod app;
+mod cli;
+mod copy;
+mod exec;
+mod failover;
+mod log;
+mod materialize;
+mod signals;
+mod sources;
+mod supervise;
 
 use std::ffi::OsString;
 

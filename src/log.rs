@@ -17,7 +17,7 @@ use crate::error::Error;
 
 const PREFIX: &str = "shortcut-env";
 
-pub use shortcut_env_core::text::{SHOWN_KEY_CHARS, escape, shorten};
+pub(crate) use shortcut_env_core::text::escape;
 
 /// Escapes every string inside a JSON value (JSON escapes newlines itself, but not ANSI
 /// escapes for a terminal that shows the raw line).
@@ -35,31 +35,31 @@ fn escape_json(value: Value) -> Value {
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Logger {
+pub(crate) struct Logger {
     format: LogFormat,
 }
 
 impl Logger {
     /// Text logs, usable in a `static` (the signal thread's, before the format is known).
-    pub const TEXT: Logger = Logger {
+    pub(crate) const TEXT: Logger = Logger {
         format: LogFormat::Text,
     };
 
-    pub fn new(format: LogFormat) -> Self {
+    pub(crate) fn new(format: LogFormat) -> Self {
         Logger { format }
     }
 
     /// An informational line; `fields` are added to the JSON form.
-    pub fn info(&self, message: &str, fields: Map<String, Value>) {
+    pub(crate) fn info(&self, message: &str, fields: Map<String, Value>) {
         self.emit("info", message, fields, &[]);
     }
 
-    pub fn warn(&self, message: &str) {
+    pub(crate) fn warn(&self, message: &str) {
         self.emit("warning", message, Map::new(), &[]);
     }
 
     /// The `error:` line and its `hint:` line (or one JSON object holding both).
-    pub fn error(&self, error: &Error) {
+    pub(crate) fn error(&self, error: &Error) {
         let mut fields = Map::new();
         fields.insert("error".into(), json!(error.kind()));
         fields.insert("exit_code".into(), json!(error.exit_code()));
@@ -76,7 +76,7 @@ impl Logger {
     /// value), as one warning line: `context`, the error's message, and where its entry in
     /// docs/troubleshooting.md is; JSON adds the error's kind and hint and `fields`. Not an
     /// `error:` line: those are the one failure a process reports, and the command runs on.
-    pub fn warn_error(&self, context: &str, error: &Error, mut fields: Map<String, Value>) {
+    pub(crate) fn warn_error(&self, context: &str, error: &Error, mut fields: Map<String, Value>) {
         fields.insert("error".into(), json!(error.kind()));
         fields.insert("hint".into(), json!(error.hint()));
         self.emit(

@@ -50,13 +50,13 @@ use crate::config::CredentialsDir;
 use crate::error::Error;
 use crate::vars::Vars;
 
-pub use shortcut_env_core::payload::{GCP_JSON_VAR, GCP_PATH_VAR, MAX_GCP_JSON, validate_gcp_json};
+pub(crate) use shortcut_env_core::payload::{GCP_JSON_VAR, GCP_PATH_VAR, validate_gcp_json};
 /// How long a key file no start has used stays: long enough that a command still running
 /// after a rotation (and re-reading its file) keeps it for a week, short enough that rotated-out
 /// keys do not pile up.
-pub const KEEP_UNUSED: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const KEEP_UNUSED: Duration = Duration::from_hours(168);
 /// A named temporary lives for milliseconds; one older than this was left by a killed start.
-pub const TEMP_GRACE: Duration = Duration::from_secs(10 * 60);
+pub(crate) const TEMP_GRACE: Duration = Duration::from_mins(10);
 /// Names a content can have: `<stem>-<hash>` and, should something else of ours hold that name
 /// (a file edited by hand), `<stem>-<hash>-1` … `-3`.
 const SLOTS: u32 = 4;
@@ -65,7 +65,7 @@ const SALT_LEN: usize = 32;
 
 /// A file a start gave to its command.
 #[derive(Debug, Clone)]
-pub struct Written {
+pub(crate) struct Written {
     /// Absolute.
     pub path: PathBuf,
     /// Set only when this start created the file (not when it found it already there), with
@@ -92,7 +92,7 @@ impl Stamp {
 }
 
 /// The credentials directory, opened and checked by [`prepare_dir`].
-pub struct Dir {
+pub(crate) struct Dir {
     /// The directory, or (the default directory only) what to open when a file is needed.
     state: Result<Opened, CredentialsDir>,
     check_only: bool,
@@ -107,7 +107,7 @@ struct Opened {
 impl Dir {
     /// `check`: do everything a start does but give the file its name, so that a check never
     /// adds a file, nor takes back one that a running start (with the same key) is using.
-    pub fn check_only(&mut self) {
+    pub(crate) fn check_only(&mut self) {
         self.check_only = true;
     }
 
@@ -129,7 +129,7 @@ impl Dir {
 /// operator's choice and must be usable; the default one only matters to a start that writes
 /// a file (`needed`: known beforehand only for `--file` or an inherited key), so a start that
 /// writes nothing never fails because of it. Also removes our stale files ([`KEEP_UNUSED`]).
-pub fn prepare_dir(config: &CredentialsDir, needed: bool) -> Result<Dir, Error> {
+pub(crate) fn prepare_dir(config: &CredentialsDir, needed: bool) -> Result<Dir, Error> {
     let state = match open_dir(config) {
         Ok(opened) => {
             prune(&opened);
@@ -147,7 +147,7 @@ pub fn prepare_dir(config: &CredentialsDir, needed: bool) -> Result<Dir, Error> 
 /// If the environment holds GOOGLE_APPLICATION_CREDENTIALS_JSON (from the secret, .env or the
 /// parent), writes it to a private file and points GOOGLE_APPLICATION_CREDENTIALS at it.
 /// Returns the file, and whether an inherited GOOGLE_APPLICATION_CREDENTIALS was replaced.
-pub fn gcp_credentials(env: &mut Vars, dir: &mut Dir) -> Result<Option<(Written, bool)>, Error> {
+pub(crate) fn gcp_credentials(env: &mut Vars, dir: &mut Dir) -> Result<Option<(Written, bool)>, Error> {
     let Some(json) = env.get(GCP_JSON_VAR) else {
         return Ok(None);
     };
@@ -162,7 +162,7 @@ pub fn gcp_credentials(env: &mut Vars, dir: &mut Dir) -> Result<Option<(Written,
 
 /// `--file KEY=VAR`: writes the value of KEY to a private file and sets VAR to its path, with
 /// the same safety as the GCP key file. Returns the files, in order.
-pub fn value_files(
+pub(crate) fn value_files(
     env: &mut Vars,
     files: &[(String, String)],
     dir: &mut Dir,
@@ -199,7 +199,7 @@ pub fn value_files(
 /// a failure here must not hide the error that stopped the start). A file this start found
 /// already there, or that another start has used since (its mtime moved), stays: someone else's
 /// command may be reading it.
-pub fn remove_files(written: &[Written]) {
+pub(crate) fn remove_files(written: &[Written]) {
     for file in written {
         let Some(stamp) = file.created else {
             continue;
@@ -404,7 +404,7 @@ fn write_private_file(
             // Another start gave the name a file since we looked: most likely the same bytes.
             Placed::Taken => match existing(dir, &name, contents)? {
                 Existing::Same => return Ok(reused),
-                Existing::Other | Existing::Missing => continue,
+                Existing::Other | Existing::Missing => {}
             },
         }
     }
@@ -535,8 +535,7 @@ fn existing(dir: &Opened, name: &str, contents: &[u8]) -> Result<Existing, Error
     // was created with, and remove_files must see that another start has used it.
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(TimeSpec::from_duration)
-        .unwrap_or(TimeSpec::UTIME_NOW);
+        .map_or(TimeSpec::UTIME_NOW, TimeSpec::from_duration);
     futimens(&file, &now, &now).map_err(|e| Error::CredentialsFileFailed {
         path: dir.path.join(name),
         reason: format!("cannot mark it as used: {}", e.desc()),
@@ -598,7 +597,7 @@ fn named_file(dir: &Opened, temp_stem: &str, contents: &[u8]) -> Result<(String,
                 }
                 return Ok((name, file));
             }
-            Err(Errno::EEXIST) => continue,
+            Err(Errno::EEXIST) => {}
             Err(e) => {
                 return Err(failed(
                     &name,
@@ -791,6 +790,7 @@ fn rename_noreplace(_dir: &Opened, _from: &str, _to: &str) -> nix::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shortcut_env_core::payload::MAX_GCP_JSON;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     const KEY: &str = r#"{"type":"service_account","private_key":"hunter2-marker"}"#;

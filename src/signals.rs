@@ -84,12 +84,12 @@ fn state() -> MutexGuard<'static, State> {
     // A poisoned lock only means a thread panicked while holding it; the list is still usable.
     STATE
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Blocks the stop signals and starts the thread that waits for them. Call it before any other
 /// thread exists; calling it again does nothing.
-pub fn install() {
+pub(crate) fn install() {
     if INHERITED_MASK.get().is_some() {
         return;
     }
@@ -179,13 +179,13 @@ fn ignored_signals() -> Vec<Signal> {
 }
 
 /// Sets how the signal thread logs, once the log format is known.
-pub fn set_logger(log: Logger) {
+pub(crate) fn set_logger(log: Logger) {
     state().log = log;
 }
 
 /// Runs `write`, which writes files for the command and returns their paths, and records
 /// them; a stop signal waits until they are recorded, so none is left behind.
-pub fn writing<T, E>(
+pub(crate) fn writing<T, E>(
     write: impl FnOnce() -> Result<(T, Vec<crate::materialize::Written>), E>,
 ) -> Result<T, E> {
     let mut state = state();
@@ -195,7 +195,7 @@ pub fn writing<T, E>(
 }
 
 /// Removes the recorded files: the command is not going to run.
-pub fn remove_written() {
+pub(crate) fn remove_written() {
     let mut state = state();
     crate::materialize::remove_files(&state.written);
     state.written.clear();
@@ -203,13 +203,13 @@ pub fn remove_written() {
 
 /// Forgets the recorded files without removing them: `export` printed their paths, so they now
 /// belong to whoever reads its output.
-pub fn keep_written() {
+pub(crate) fn keep_written() {
     state().written.clear();
 }
 
 /// Hands the signals to the `--init` supervisor: from now on each one is sent on the returned
 /// channel, and forwarded to the command's process group while one runs.
-pub fn supervise() -> std::sync::mpsc::Receiver<Signal> {
+pub(crate) fn supervise() -> std::sync::mpsc::Receiver<Signal> {
     let (events, received) = std::sync::mpsc::channel();
     state().supervisor = Some(Supervisor {
         group: None,
@@ -221,7 +221,7 @@ pub fn supervise() -> std::sync::mpsc::Receiver<Signal> {
 /// Runs `spawn`, which starts the command as the leader of a new process group and returns its
 /// PID, and records the group, under the lock: a signal either stops us before the command
 /// exists or is forwarded to it, never lost in between.
-pub fn spawning<E>(
+pub(crate) fn spawning<E>(
     spawn: impl FnOnce() -> Result<nix::unistd::Pid, E>,
 ) -> Result<nix::unistd::Pid, E> {
     let mut state = state();
@@ -233,26 +233,26 @@ pub fn spawning<E>(
 }
 
 /// The command's group is gone (reaped after a stop): signals are no longer forwarded.
-pub fn group_gone() {
+pub(crate) fn group_gone() {
     if let Some(supervisor) = &mut state().supervisor {
         supervisor.group = None;
     }
 }
 
 /// The signal mask this process started with (empty if unknown), for the `--init` command.
-pub fn inherited_mask() -> SigSet {
+pub(crate) fn inherited_mask() -> SigSet {
     INHERITED_MASK.get().copied().unwrap_or_else(SigSet::empty)
 }
 
 /// Held from just before exec until the process is the command: the signal thread cannot stop
 /// us (or remove the command's files) any more.
-pub struct ExecGate {
+pub(crate) struct ExecGate {
     state: MutexGuard<'static, State>,
 }
 
 impl ExecGate {
     /// Restores the inherited signal mask and SIGPIPE's default disposition for the command.
-    pub fn open() -> ExecGate {
+    pub(crate) fn open() -> ExecGate {
         let state = state();
         if let Some(mask) = INHERITED_MASK.get() {
             let _ = mask.thread_set_mask();
@@ -263,7 +263,7 @@ impl ExecGate {
 
     /// The exec failed: block the stop signals again (the rest of the failure runs as before)
     /// and remove the files.
-    pub fn failed(mut self) {
+    pub(crate) fn failed(mut self) {
         let mut block = SigSet::empty();
         for signal in STOP_SIGNALS.into_iter().chain(OTHER_SIGNALS) {
             block.add(signal);

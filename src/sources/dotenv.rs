@@ -7,13 +7,13 @@ use crate::error::Error;
 
 /// The largest env file read: far beyond any real `.env`, small enough that `/dev/zero` or a
 /// log file given by mistake fails at once instead of filling memory.
-pub const MAX_ENV_FILE: u64 = 1024 * 1024;
+pub(crate) const MAX_ENV_FILE: u64 = 1024 * 1024;
 
 /// Reads a dotenv file for local mode. A missing default `.env` is not an error; a missing file
 /// that was asked for is. Only a regular file of at most [`MAX_ENV_FILE`] bytes is read: it is
 /// opened without blocking (a FIFO with no writer would wait forever) and checked on the open
 /// descriptor, so what is checked is what is read.
-pub fn read_env_file(path: &Path, explicit: bool) -> Result<Option<String>, Error> {
+pub(crate) fn read_env_file(path: &Path, explicit: bool) -> Result<Option<String>, Error> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
 

@@ -2,10 +2,10 @@
 //! (`shortcut_env_core::payload::Payload`); turning them into entries is the core's job, so a
 //! new source joins here without touching the pipeline.
 
-pub mod dotenv;
-pub mod secretsmanager;
-pub mod ssm;
-pub mod tls;
+pub(crate) mod dotenv;
+pub(crate) mod secretsmanager;
+pub(crate) mod ssm;
+pub(crate) mod tls;
 
 use crate::config::{Config, Source};
 use crate::error::Error;
@@ -13,7 +13,7 @@ use crate::payload::Payload;
 use crate::vars::Vars;
 
 /// Every payload the configuration asks for: local mode's dotenv file, or the secrets.
-pub fn fetch(config: &Config, vars: &Vars) -> Result<Vec<Payload>, Error> {
+pub(crate) fn fetch(config: &Config, vars: &Vars) -> Result<Vec<Payload>, Error> {
     match &config.source {
         Source::Local { env_file, explicit } => Ok(vec![Payload::DotEnv {
             path: env_file.clone(),
@@ -28,7 +28,7 @@ pub fn fetch(config: &Config, vars: &Vars) -> Result<Vec<Payload>, Error> {
 }
 
 /// The endpoint variables, checked before any call.
-pub fn check_endpoints(vars: &Vars) -> Result<(), Error> {
+pub(crate) fn check_endpoints(vars: &Vars) -> Result<(), Error> {
     for name in ENDPOINT_VARS {
         if let Some(url) = vars.setting(name)?.filter(|url| !url.is_empty()) {
             validate_endpoint(name, url)?;
@@ -40,7 +40,7 @@ pub fn check_endpoints(vars: &Vars) -> Result<(), Error> {
 /// The endpoint variables the SDK reads for Secrets Manager (and AWS_ENDPOINT_URL for every
 /// service), checked before any call: the SDK would otherwise send a malformed one to DNS, or
 /// retry it until the deadline.
-pub const ENDPOINT_VARS: &[&str] = &[
+pub(crate) const ENDPOINT_VARS: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
     "AWS_ENDPOINT_URL_SSM",
@@ -49,7 +49,7 @@ pub const ENDPOINT_VARS: &[&str] = &[
 /// An endpoint URL as the SDK can use it: `http` or `https`, a host, a valid port, a path if
 /// wanted; no user name or password (the SDK signs requests, it does not send userinfo), no
 /// query or fragment.
-pub fn validate_endpoint(name: &'static str, text: &str) -> Result<(), Error> {
+pub(crate) fn validate_endpoint(name: &'static str, text: &str) -> Result<(), Error> {
     let malformed = |reason: &str| Error::EndpointMalformed {
         name,
         value: text.to_string(),

@@ -44,13 +44,13 @@ const BACKSTOP: Duration = Duration::from_millis(500);
 /// secret) makes that 88 KiB, and JSON escaping (`\u0000` for a control character) up to six
 /// times 64 KiB; the ARN, name and stages add little. Anything larger did not come from
 /// Secrets Manager (a proxy's page, a wrong endpoint) and is not read on.
-pub const MAX_ANSWER_BYTES: usize = 512 * 1024;
+pub(crate) const MAX_ANSWER_BYTES: usize = 512 * 1024;
 
 /// Every attempt gets a third of the deadline, at least 2 s and at most 10 s (never more than
 /// the deadline): a connection that was accepted and then never answered is abandoned and
 /// retried on a fresh one, instead of eating the whole deadline. Secrets Manager answers in
 /// milliseconds, so 2 s only ever cuts a stalled attempt.
-pub fn attempt_timeout(deadline: Duration) -> Duration {
+pub(crate) fn attempt_timeout(deadline: Duration) -> Duration {
     (deadline / 3)
         .clamp(Duration::from_secs(2), Duration::from_secs(10))
         .min(deadline)
@@ -197,7 +197,7 @@ impl Intercept for LastAttempt {
 
 /// The secret a call is about, for error messages.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub secret: String,
     pub region: String,
     pub timeout: Duration,
@@ -225,6 +225,11 @@ struct Profiles {
 }
 
 impl Profiles {
+    // The files type is only re-exported under a deprecated alias; its default is what we want.
+    #[allow(
+        clippy::default_trait_access,
+        reason = "the type has no stable name to call"
+    )]
     async fn load(source: &AwsSource) -> Profiles {
         let set = aws_config::profile::load(
             &aws_types::os_shim_internal::Fs::real(),
@@ -270,7 +275,7 @@ impl Profiles {
 
 /// Every credential field checked before anything is signed with it (see
 /// [`payload::credential_problem`]): a bad byte would otherwise reach the SDK's header code.
-pub fn check_credentials(credentials: &Credentials) -> Result<(), Error> {
+pub(crate) fn check_credentials(credentials: &Credentials) -> Result<(), Error> {
     match payload::credential_problem(
         credentials.access_key_id(),
         credentials.secret_access_key(),
@@ -302,7 +307,7 @@ fn provider_name(credentials: &Credentials) -> String {
 /// overall: one GetSecretValue per secret, concurrently. (BatchGetSecretValue would save calls
 /// for many secrets, but it needs `secretsmanager:BatchGetSecretValue` on `Resource: "*"`;
 /// separate calls keep the task role's policy scoped to each secret's ARN.)
-pub fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
+pub(crate) fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -362,19 +367,18 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
         // The secret's own region, then the failover regions (src/failover.rs).
         let mut candidates = Vec::new();
         for region in failover::regions(&own, &source.failover_regions) {
-            let client = match clients.iter().find(|(r, _)| *r == region) {
-                Some((_, client)) => client.clone(),
-                None => {
-                    let client = aws_sdk_secretsmanager::Client::from_conf(
-                        aws_sdk_secretsmanager::config::Builder::from(&config)
-                            .region(Region::new(region.clone()))
-                            .credentials_provider(credentials.clone())
-                            .retry_classifier(TooManyRequests)
-                            .build(),
-                    );
-                    clients.push((region.clone(), client.clone()));
-                    client
-                }
+            let client = if let Some((_, client)) = clients.iter().find(|(r, _)| *r == region) {
+                client.clone()
+            } else {
+                let client = aws_sdk_secretsmanager::Client::from_conf(
+                    aws_sdk_secretsmanager::config::Builder::from(&config)
+                        .region(Region::new(region.clone()))
+                        .credentials_provider(credentials.clone())
+                        .retry_classifier(TooManyRequests)
+                        .build(),
+                );
+                clients.push((region.clone(), client.clone()));
+                client
             };
             candidates.push((region, client));
         }
@@ -531,7 +535,7 @@ async fn connect(
 /// needs `secretsmanager:DescribeSecret` and returns no value. Like [`fetch`], in a runtime of
 /// its own that is gone when this returns: between two polls nothing of the SDK stays in
 /// memory, at the price of resolving credentials once per poll.
-pub fn current_versions(
+pub(crate) fn current_versions(
     source: &AwsSource,
     trust: &tls::Sources,
 ) -> Result<Vec<Option<String>>, Error> {
@@ -552,19 +556,18 @@ pub fn current_versions(
                 .region
                 .clone()
                 .unwrap_or_else(|| connected.default_region.clone());
-            let client = match clients.iter().find(|(r, _)| *r == region) {
-                Some((_, client)) => client.clone(),
-                None => {
-                    let client = aws_sdk_secretsmanager::Client::from_conf(
-                        aws_sdk_secretsmanager::config::Builder::from(&connected.config)
-                            .region(Region::new(region.clone()))
-                            .credentials_provider(connected.credentials.clone())
-                            .retry_classifier(TooManyRequests)
-                            .build(),
-                    );
-                    clients.push((region.clone(), client.clone()));
-                    client
-                }
+            let client = if let Some((_, client)) = clients.iter().find(|(r, _)| *r == region) {
+                client.clone()
+            } else {
+                let client = aws_sdk_secretsmanager::Client::from_conf(
+                    aws_sdk_secretsmanager::config::Builder::from(&connected.config)
+                        .region(Region::new(region.clone()))
+                        .credentials_provider(connected.credentials.clone())
+                        .retry_classifier(TooManyRequests)
+                        .build(),
+                );
+                clients.push((region.clone(), client.clone()));
+                client
             };
             let target = Target {
                 secret: reference.secret_id.clone(),
@@ -744,7 +747,7 @@ fn credentials_error(error: &CredentialsError) -> Error {
 /// An error and its sources as one line: `a: b: c`, skipping a source whose text the previous
 /// one already contains. (The SDK's `DisplayErrorContext` appends a `Debug` dump, too noisy for
 /// a log line.)
-pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -765,7 +768,7 @@ pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// What went wrong with the call, reduced to what classification needs.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The service answered with an error code.
     Service { code: String, message: String },
     /// The SDK's own timeout fired.
@@ -801,7 +804,7 @@ where
 
 /// Maps a failed call to the wrapper's error, by the service's error code (never by HTTP
 /// status: Secrets Manager answers 400 for both "not found" and "access denied").
-pub fn classify(target: &Target, failure: Failure) -> Error {
+pub(crate) fn classify(target: &Target, failure: Failure) -> Error {
     let secret = target.secret.clone();
     let region = target.region.clone();
     match failure {

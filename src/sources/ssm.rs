@@ -36,7 +36,7 @@ use crate::sources::secretsmanager::{
 };
 
 /// GetParameters' limit on names per call.
-pub const BATCH: usize = 10;
+pub(crate) const BATCH: usize = 10;
 
 /// GetParametersByPath's largest page.
 const PAGE: i32 = 10;
@@ -54,7 +54,7 @@ const MAX_PATH_BYTES: usize = 8 << 20;
 /// [`BATCH`] names, first fit, in order. No call asks for one name twice (`/a:1` and `/a:2`):
 /// an answer names its parameter without the selector, so within a call the name alone tells
 /// which request it answers.
-pub fn batches(parameters: &[&Parameter]) -> Vec<Vec<Parameter>> {
+pub(crate) fn batches(parameters: &[&Parameter]) -> Vec<Vec<Parameter>> {
     let mut calls: Vec<Vec<Parameter>> = Vec::new();
     for parameter in parameters {
         if calls.iter().flatten().any(|p| p == *parameter) {
@@ -354,7 +354,7 @@ enum Done {
 
 /// How the SSM client of every region is made: the Secrets Manager client's configuration
 /// (HTTPS client, timeouts, retries), the resolved credentials, the 429 classifier.
-pub struct Clients<'a> {
+pub(crate) struct Clients<'a> {
     pub config: &'a aws_types::SdkConfig,
     pub credentials: Credentials,
     pub default_region: &'a str,
@@ -375,7 +375,7 @@ impl Clients<'_> {
 /// Reads the SSM references (`(index, reference)`, in configuration order) concurrently, and
 /// gives each index its result. Missing names are reported together: each missing reference's
 /// error names every missing one of its region.
-pub fn fetch(
+pub(crate) fn fetch(
     clients: &Clients,
     references: Vec<(usize, Reference)>,
     recursive: bool,
@@ -513,17 +513,18 @@ fn assemble(
                     },
                 ))
             }
-            Some((_, Ok(found))) => match found.iter().find(|(p, _)| p == parameter) {
-                Some((_, raw)) => Ok(vec![Payload::Parameter {
-                    reference: reference.clone(),
-                    region: region.clone(),
-                    parameter: raw.clone(),
-                }]),
-                None => {
+            Some((_, Ok(found))) => {
+                if let Some((_, raw)) = found.iter().find(|(p, _)| p == parameter) {
+                    Ok(vec![Payload::Parameter {
+                        reference: reference.clone(),
+                        region: region.clone(),
+                        parameter: raw.clone(),
+                    }])
+                } else {
                     missing.push((*index, region.clone(), reference.secret_id.clone()));
                     continue;
                 }
-            },
+            }
         };
         results.push((*index, result));
     }

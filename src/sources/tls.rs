@@ -45,7 +45,7 @@ use rustls::pki_types::CertificateDer;
 use crate::error::Error;
 
 /// System CA bundles, in the order Go's `crypto/x509` probes them; the first present one is used.
-pub const SYSTEM_BUNDLES: &[&str] = &[
+pub(crate) const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Gentoo, Arch
     "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL 6
     "/etc/ssl/ca-bundle.pem",             // openSUSE
@@ -54,28 +54,30 @@ pub const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",                  // Alpine
 ];
 /// Hashed certificate directories, read only when no bundle file exists.
-pub const SYSTEM_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
+pub(crate) const SYSTEM_DIRS: &[&str] = &["/etc/ssl/certs", "/etc/pki/tls/certs"];
 
 /// The largest certificate file read. The system bundles of Linux distributions are about
 /// 0.2 MiB; anything past this is not a CA bundle (`/proc/self/pagemap`, a disk image, …).
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 4 << 20;
 /// The most bytes read from all the files of one certificate directory.
-pub const MAX_DIR_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_DIR_BYTES: u64 = 16 << 20;
 /// The most entries looked at in one certificate directory (`/etc/ssl/certs` holds about 300).
-pub const MAX_DIR_ENTRIES: usize = 10_000;
+pub(crate) const MAX_DIR_ENTRIES: usize = 10_000;
 
 /// Where the trusted roots come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Base {
+pub(crate) enum Base {
     /// The system's CA bundle.
     System,
     /// The public roots compiled into the binary (no usable system bundle).
     Embedded,
 }
 
-/// The trust store: the base roots plus any private ones.
+/// The trust store: the base roots plus any private ones. Only `pem` goes to the client; the
+/// rest says what the store holds, for the unit tests and `Debug`.
 #[derive(Debug)]
-pub struct Roots {
+#[allow(dead_code, reason = "base, certs and private are read by the tests")]
+pub(crate) struct Roots {
     pub base: Base,
     /// Every trusted certificate, once, base first, then private ones (DER).
     pub certs: Vec<CertificateDer<'static>>,
@@ -87,7 +89,7 @@ pub struct Roots {
 
 /// Where to look, so that tests can point it anywhere.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sources {
+pub(crate) struct Sources {
     pub system_bundles: Vec<PathBuf>,
     pub system_dirs: Vec<PathBuf>,
     /// `SSL_CERT_FILE` then `AWS_CA_BUNDLE`, with the variable's name for errors.
@@ -99,7 +101,7 @@ pub struct Sources {
 impl Sources {
     /// The system's locations and the `SSL_CERT_FILE` / `AWS_CA_BUNDLE` / `SSL_CERT_DIR`
     /// variables of `lookup`.
-    pub fn system(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Sources {
+    pub(crate) fn system(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Sources {
         let non_empty = |name: &str| lookup(name).filter(|value| !value.is_empty());
         Sources {
             system_bundles: SYSTEM_BUNDLES.iter().map(PathBuf::from).collect(),
@@ -432,7 +434,7 @@ fn system_roots(sources: &Sources, out: &mut Collector) {
 }
 
 /// The public roots compiled into the binary.
-pub fn embedded_roots() -> Vec<CertificateDer<'static>> {
+pub(crate) fn embedded_roots() -> Vec<CertificateDer<'static>> {
     webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec()
 }
 
@@ -445,7 +447,7 @@ fn invalid(name: &'static str, path: &Path, reason: String) -> Error {
 }
 
 /// Builds the trust store from `sources`.
-pub fn roots(sources: &Sources) -> Result<Roots, Error> {
+pub(crate) fn roots(sources: &Sources) -> Result<Roots, Error> {
     let mut out = Collector::default();
     system_roots(sources, &mut out);
     let base = if out.certs.is_empty() {
@@ -502,7 +504,7 @@ fn crypto_mode() -> CryptoMode {
 /// are constructed, then for the request), and each one parses the whole trust store again,
 /// which was most of a start's CPU. A start makes one request, so one connector, built on first
 /// use with our connect timeout, serves every client.
-pub fn http_client_with(
+pub(crate) fn http_client_with(
     roots: &Roots,
     connect_timeout: Duration,
 ) -> Result<SharedHttpClient, Error> {
@@ -539,8 +541,9 @@ pub fn http_client_with(
     }))
 }
 
-/// Whether `cert`'s subject holds `name` (used by the tests and for diagnostics).
-pub fn names(cert: &CertificateDer<'_>, name: &str) -> bool {
+/// Whether `cert`'s subject holds `name`.
+#[cfg(test)]
+pub(crate) fn names(cert: &CertificateDer<'_>, name: &str) -> bool {
     let name = name.as_bytes();
     cert.as_ref().windows(name.len()).any(|w| w == name)
 }
@@ -704,7 +707,7 @@ mod tests {
         let certs = embedded_roots();
         let text = String::from_utf8(pem(&certs[..3])).unwrap();
         let crlf = text.replace('\n', "\r\n");
-        let spaced = text.replace("\n", " \n  ");
+        let spaced = text.replace('\n', " \n  ");
         let joined = text
             .split("-----END CERTIFICATE-----")
             .map(|s| s.replace('\n', ""))

@@ -471,7 +471,7 @@ fn retries_back_off_exponentially_with_jitter() {
         .collect();
     // Retry n waits a random time up to 0.02 × 2^n s ("full jitter"): never more (plus
     // slack for the round trip), and not the same fixed ladder every time.
-    let nominal = |n: usize| 0.02 * 2f64.powi(n as i32 + 1);
+    let nominal = |n: usize| 0.02 * 2f64.powi(i32::try_from(n).unwrap() + 1);
     for (n, gap) in gaps.iter().enumerate() {
         assert!(
             *gap <= nominal(n) + 0.5,

@@ -344,7 +344,7 @@ fn a_fresh_leftover_temporary_is_left_alone_and_an_old_one_removed() {
         std::fs::write(file, "{\"type\":\"partial").unwrap();
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    age(&old, Duration::from_secs(3600));
+    age(&old, Duration::from_hours(1));
     let outcome = start("p", &dir).run();
     outcome.code(0);
     let (path, content) = seen(&outcome);
@@ -548,8 +548,8 @@ fn a_key_file_unused_for_a_week_is_removed_and_a_recent_one_kept() {
     let dir = private_dir(&probe, "volume");
     let (old, _) = seen(start("old", &dir).run().code(0));
     let (recent, _) = seen(start("recent", &dir).run().code(0));
-    age(&old, Duration::from_secs(8 * 24 * 3600));
-    age(&recent, Duration::from_secs(6 * 24 * 3600));
+    age(&old, Duration::from_hours(192));
+    age(&recent, Duration::from_hours(144));
     let (current, content) = seen(start("current", &dir).run().code(0));
     assert_eq!(content, key("current"));
     assert!(!old.exists());
@@ -565,7 +565,7 @@ fn pruning_leaves_files_that_are_not_ours_alone() {
     let dir = private_dir(&probe, "volume");
     let mine = dir.join("notes.txt");
     std::fs::write(&mine, "keep").unwrap();
-    age(&mine, Duration::from_secs(365 * 24 * 3600));
+    age(&mine, Duration::from_hours(8760));
     start("p", &dir).run().code(0);
     assert!(mine.exists());
 }
@@ -579,7 +579,7 @@ fn old_pid_named_files_of_earlier_versions_are_removed() {
     let leftover = dir.join("gcp-credentials-1-7.json");
     std::fs::write(&leftover, "old").unwrap();
     std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o600)).unwrap();
-    age(&leftover, Duration::from_secs(8 * 24 * 3600));
+    age(&leftover, Duration::from_hours(192));
     start("p", &dir).run().code(0);
     assert!(!leftover.exists());
 }

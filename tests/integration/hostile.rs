@@ -101,7 +101,7 @@ impl Case {
         let entry = (name.to_string(), value.to_string());
         match &mut self.expect {
             Expect::Succeed { sees, .. } => sees.push(entry),
-            other => {
+            other @ Expect::Fail(_) => {
                 *other = Expect::Succeed {
                     sees: vec![entry],
                     hidden: Vec::new(),
@@ -115,7 +115,7 @@ impl Case {
         let entry = (name.to_string(), value.to_string());
         match &mut self.expect {
             Expect::Succeed { hidden, .. } => hidden.push(entry),
-            other => {
+            other @ Expect::Fail(_) => {
                 *other = Expect::Succeed {
                     sees: Vec::new(),
                     hidden: vec![entry],

@@ -95,7 +95,7 @@ fn init_passes_every_exit_code_from_0_to_255() {
     let bin_dir = std::path::Path::new(BIN).parent().unwrap().to_path_buf();
     run.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
         .command(&["/bin/sh", "-c", script]);
-    let outcome = run.run_within(Duration::from_secs(120));
+    let outcome = run.run_within(Duration::from_mins(2));
     assert!(outcome.stdout.is_empty(), "{}", outcome.stdout);
     outcome.code(0);
 }

@@ -365,7 +365,7 @@ pub fn resolve(given: &Given, vars: &Vars) -> Result<Config, Error> {
 
 /// How often `--watch` polls when given bare, or as SHORTCUT_ENV_WATCH=1: 12 DescribeSecret
 /// calls per secret and hour, $43.80 a month per secret for 1,000 tasks (`check` prints it).
-pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(300);
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_mins(5);
 pub const DEFAULT_WATCH_SPLAY: Duration = Duration::from_secs(30);
 /// Below ECS's default stopTimeout of 30 s, so a restart's SIGKILL is ours, not the agent's.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -497,6 +497,7 @@ fn positive_seconds(text: &str, name: &'static str, max: f64) -> Result<Duration
 }
 
 fn resolve_policy(given: &Given, vars: &Vars) -> Result<Policy, Error> {
+    const PRESERVE: &str = "SHORTCUT_ENV_PRESERVE_ENV";
     let allowed = check_names(
         pick_list(given, vars, "SHORTCUT_ENV_ALLOW_KEY")?,
         if given.has("SHORTCUT_ENV_ALLOW_KEY") {
@@ -546,7 +547,6 @@ fn resolve_policy(given: &Given, vars: &Vars) -> Result<Policy, Error> {
     )?;
     // `--preserve-env` alone keeps all, `--preserve-env=NAMES` those names; the variable is a
     // boolean (1/true/yes/on, 0/false/no/off) or a list of names.
-    const PRESERVE: &str = "SHORTCUT_ENV_PRESERVE_ENV";
     let preserve = match pick_named(given, vars, PRESERVE)? {
         None => Preserve::None,
         Some(("", _)) if given.has(PRESERVE) => Preserve::All,
@@ -567,11 +567,11 @@ fn resolve_policy(given: &Given, vars: &Vars) -> Result<Policy, Error> {
         },
     };
     Ok(Policy {
-        allowed,
         only,
         exclude,
         map,
         prefix,
+        allowed,
         preserve,
     })
 }
@@ -692,8 +692,8 @@ fn resolve_aws(app_env: AppEnv, given: &Given, vars: &Vars) -> Result<AwsSource,
             && secret.version_stage.is_none()
             && secret.version_id.is_none()
         {
-            secret.version_stage = version_stage.clone();
-            secret.version_id = version_id.clone();
+            secret.version_stage.clone_from(&version_stage);
+            secret.version_id.clone_from(&version_id);
         }
         for (field, value) in [
             ("VERSION_STAGE", &secret.version_stage),
@@ -856,7 +856,7 @@ mod tests {
     fn aws(config: Config) -> AwsSource {
         match config.source {
             Source::Aws(aws) => aws,
-            other => panic!("expected the AWS source, got {other:?}"),
+            other @ Source::Local { .. } => panic!("expected the AWS source, got {other:?}"),
         }
     }
 
@@ -1504,7 +1504,7 @@ mod tests {
     fn watch_as_a_switch_polls_every_300_s_with_the_documented_defaults() {
         let watch = supervise(&[("SHORTCUT_ENV_WATCH", "1")]).unwrap();
         assert!(watch.init, "--watch implies --init");
-        assert_eq!(watch.watch, Some(Duration::from_secs(300)));
+        assert_eq!(watch.watch, Some(Duration::from_mins(5)));
         assert_eq!(watch.on_change, OnChange::Restart);
         assert_eq!(watch.splay, Duration::from_secs(30));
         assert_eq!(watch.stop_signal, 15);
@@ -1519,7 +1519,7 @@ mod tests {
     fn watch_given_bare_polls_every_300_s_and_an_empty_variable_is_off() {
         let bare = flags(&[("SHORTCUT_ENV_WATCH", "")]);
         let watch = Supervise::resolve(&bare, &Vars::default()).unwrap().watch;
-        assert_eq!(watch, Some(Duration::from_secs(300)));
+        assert_eq!(watch, Some(Duration::from_mins(5)));
         assert_eq!(
             supervise(&[("SHORTCUT_ENV_WATCH", "")]).unwrap().watch,
             None

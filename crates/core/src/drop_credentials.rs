@@ -51,7 +51,7 @@ pub fn drop_aws_credentials(env: &mut Vars, kept: &[String]) -> Vec<String> {
         .iter()
         .filter(|name| !kept.iter().any(|k| k == *name))
         .filter(|name| env.remove(name).is_some())
-        .map(|name| name.to_string())
+        .map(std::string::ToString::to_string)
         .collect()
 }
 

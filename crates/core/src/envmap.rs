@@ -272,7 +272,8 @@ pub fn build(inherited: &Vars, sources: &[Entries], policy: &Policy) -> Result<B
         (Vec::new(), Vec::new(), Vec::new(), 0usize);
     let mut shadowed: Vec<String> = Vec::new();
     for entries in sources {
-        let mut from_key: std::collections::HashMap<String, &str> = Default::default();
+        let mut from_key: std::collections::HashMap<String, &str> =
+            std::collections::HashMap::new();
         for (key, value) in &entries.pairs {
             let Some(name) = policy.target(key) else {
                 unselected += 1;

@@ -167,7 +167,7 @@ pub fn parse(text: &str) -> Result<Reference, Error> {
         suffix
             .get(i)
             .filter(|s| !s.is_empty())
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
     };
     let reference = Reference {
         secret_id,

@@ -141,9 +141,10 @@ pub fn export(env: &Vars, names: &[String], format: ExportFormat) -> Result<Stri
 
 /// Quoted for `eval` in any POSIX shell: single quotes, `'` as `'\''`. (Values cannot hold NUL.)
 fn shell_quote(value: &str) -> String {
-    shlex::try_quote(value)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| format!("'{}'", value.replace('\'', r"'\''")))
+    shlex::try_quote(value).map_or_else(
+        |_| format!("'{}'", value.replace('\'', r"'\''")),
+        std::borrow::Cow::into_owned,
+    )
 }
 
 /// Quoted so that python-dotenv (`dotenv_values`, interpolation on), Node's `dotenv`, dotenvy

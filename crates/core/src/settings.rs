@@ -439,15 +439,15 @@ impl Given {
 
     /// The flag's every value, for repeatable flags.
     pub fn all(&self, var: &'static str) -> Result<Vec<&str>, Error> {
-        self.0
-            .get(var)
-            .map(|values| {
+        self.0.get(var).map_or_else(
+            || Ok(Vec::new()),
+            |values| {
                 values
                     .iter()
                     .map(|v| v.to_str().ok_or_else(|| not_unicode_flag(var)))
                     .collect()
-            })
-            .unwrap_or_else(|| Ok(Vec::new()))
+            },
+        )
     }
 }
 

@@ -234,10 +234,10 @@ impl Expect {
             outcome.stderr_lacks(needle);
         }
         if self.needs_probe() {
-            let seen = probe
-                .and_then(|p| std::fs::read(p).ok())
-                .map(|bytes| env0(&bytes))
-                .unwrap_or_else(|| panic!("the command did not run; stderr:\n{stderr}"));
+            let seen = probe.and_then(|p| std::fs::read(p).ok()).map_or_else(
+                || panic!("the command did not run; stderr:\n{stderr}"),
+                |bytes| env0(&bytes),
+            );
             for (name, value) in &self.sees {
                 assert_eq!(
                     seen.get(name),

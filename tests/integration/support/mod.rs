@@ -102,13 +102,10 @@ pub fn moto() -> &'static Moto {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let port = match line.trim().parse() {
-            Ok(port) => port,
-            Err(_) => {
-                let mut stderr = String::new();
-                let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-                panic!("moto's server did not start: {stderr}\n{install}");
-            }
+        let Ok(port) = line.trim().parse() else {
+            let mut stderr = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+            panic!("moto's server did not start: {stderr}\n{install}");
         };
         // Its log must be drained: a full pipe would block the server's request threads, and
         // with them every test after the first 64 KiB of log.
@@ -333,12 +330,12 @@ impl Run {
             temp,
         };
         let home = run.temp.path().join("home");
-        let tmp = run.temp.path().join("tmp");
+        let temp_dir = run.temp.path().join("tmp");
         std::fs::create_dir_all(&home).unwrap();
-        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::create_dir_all(&temp_dir).unwrap();
         run.env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", &home)
-            .env("TMPDIR", &tmp)
+            .env("TMPDIR", &temp_dir)
             // Nothing outside the test may answer for credentials.
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", home.join("no-config"))
@@ -682,9 +679,12 @@ impl Run {
         };
         self.configure(&mut command, stdout);
         let started = std::time::Instant::now();
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start {:?}: {e}", command.get_program()));
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "could not start {}: {e}",
+                command.get_program().to_string_lossy()
+            )
+        });
         Running {
             child,
             started,
@@ -718,7 +718,7 @@ impl Running {
             let mut pending = vec![self.child.id()];
             while let Some(pid) = pending.pop() {
                 if std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == Some(&bin) {
-                    return pid as i32;
+                    return pid.cast_signed();
                 }
                 let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
                     .unwrap_or_default();
