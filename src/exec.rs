@@ -255,7 +255,9 @@ pub(crate) fn env_strings(env: &Vars) -> impl Iterator<Item = OsString> + '_ {
     })
 }
 
-pub(crate) fn c_strings<S: AsRef<OsStr>>(items: impl IntoIterator<Item = S>) -> Option<Vec<CString>> {
+pub(crate) fn c_strings<S: AsRef<OsStr>>(
+    items: impl IntoIterator<Item = S>,
+) -> Option<Vec<CString>> {
     items
         .into_iter()
         .map(|s| CString::new(s.as_ref().as_bytes()).ok())

@@ -147,7 +147,10 @@ pub(crate) fn prepare_dir(config: &CredentialsDir, needed: bool) -> Result<Dir, 
 /// If the environment holds GOOGLE_APPLICATION_CREDENTIALS_JSON (from the secret, .env or the
 /// parent), writes it to a private file and points GOOGLE_APPLICATION_CREDENTIALS at it.
 /// Returns the file, and whether an inherited GOOGLE_APPLICATION_CREDENTIALS was replaced.
-pub(crate) fn gcp_credentials(env: &mut Vars, dir: &mut Dir) -> Result<Option<(Written, bool)>, Error> {
+pub(crate) fn gcp_credentials(
+    env: &mut Vars,
+    dir: &mut Dir,
+) -> Result<Option<(Written, bool)>, Error> {
     let Some(json) = env.get(GCP_JSON_VAR) else {
         return Ok(None);
     };

@@ -406,22 +406,7 @@ impl Error {
     }
 
     pub fn kind(&self) -> Kind {
-        use Error::{
-            AccessDenied, AnswerTooLarge, AppEnvMissing, AppEnvUnknown, CommandNotExecutable,
-            CommandNotFound, CommandWithoutDoubleDash, CopyDirUnusable, CopyFailed,
-            CopySourceUnreadable, CopyTargetUnsafe, CredentialsDirUnsafe, CredentialsFileFailed,
-            CredentialsMalformed, CredentialsRejected, DnsFailure, DuplicateKey, DuplicateTarget,
-            EndpointMalformed, EnvFileMissing, EnvFileRefused, EnvFileUnreadable,
-            EnvironmentTooLarge, ExportUnrepresentable, FailoverExhausted, FileKeyMissing,
-            GcpJsonInvalid, InvalidKeyName, InvalidSetting, JsonKeyMissing, KmsDecryptionFailed,
-            NoCommand, NoCredentials, NotUnicode, NulInValue, ParameterAccessDenied,
-            ParameterKmsFailed, ParameterNameCollision, ParameterNotFound,
-            ParameterRequestRejected, ParameterStoreUnavailable, ProfileNotFound, ProtectedTarget,
-            ReferenceMalformed, RegionMalformed, RegionMissing, RequestRejected, RequiredMissing,
-            SecretArnMalformed, SecretBinary, SecretNameEmpty, SecretNameMissing, SecretNotFound,
-            SecretNotObject, ServiceFailure, StdoutFailed, Stopped, Throttled, Timeout,
-            TrustStoreUnusable, Unreachable, Usage, VersionNotFound,
-        };
+        use Error::*;
         match self {
             Usage(_) => Kind::Usage,
             NoCommand => Kind::NoCommand,
@@ -490,22 +475,7 @@ impl Error {
     }
 
     pub fn hint(&self) -> String {
-        use Error::{
-            AccessDenied, AnswerTooLarge, AppEnvMissing, AppEnvUnknown, CommandNotExecutable,
-            CommandNotFound, CommandWithoutDoubleDash, CopyDirUnusable, CopyFailed,
-            CopySourceUnreadable, CopyTargetUnsafe, CredentialsDirUnsafe, CredentialsFileFailed,
-            CredentialsMalformed, CredentialsRejected, DnsFailure, DuplicateKey, DuplicateTarget,
-            EndpointMalformed, EnvFileMissing, EnvFileRefused, EnvFileUnreadable,
-            EnvironmentTooLarge, ExportUnrepresentable, FailoverExhausted, FileKeyMissing,
-            GcpJsonInvalid, InvalidKeyName, InvalidSetting, JsonKeyMissing, KmsDecryptionFailed,
-            NoCommand, NoCredentials, NotUnicode, NulInValue, ParameterAccessDenied,
-            ParameterKmsFailed, ParameterNameCollision, ParameterNotFound,
-            ParameterRequestRejected, ParameterStoreUnavailable, ProfileNotFound, ProtectedTarget,
-            ReferenceMalformed, RegionMalformed, RegionMissing, RequestRejected, RequiredMissing,
-            SecretArnMalformed, SecretBinary, SecretNameEmpty, SecretNameMissing, SecretNotFound,
-            SecretNotObject, ServiceFailure, StdoutFailed, Stopped, Throttled, Timeout,
-            TrustStoreUnusable, Unreachable, Usage, VersionNotFound,
-        };
+        use Error::*;
         match self {
             Usage(_) => "run `shortcut-env --help` for the usage".into(),
             CommandWithoutDoubleDash(program) => format!(
