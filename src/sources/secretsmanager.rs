@@ -308,6 +308,15 @@ fn provider_name(credentials: &Credentials) -> String {
 /// for many secrets, but it needs `secretsmanager:BatchGetSecretValue` on `Resource: "*"`;
 /// separate calls keep the task role's policy scoped to each secret's ARN.)
 pub(crate) fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
+    block_on(source, fetch_async(source, trust))
+}
+
+/// Runs `work` on a current-thread runtime that exists only for it: nothing of the async
+/// machinery outlives the call (and so nothing of it reaches exec).
+pub(crate) fn block_on<T>(
+    source: &AwsSource,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -315,7 +324,7 @@ pub(crate) fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payl
             region: source.region.clone().unwrap_or_default(),
             detail: format!("could not start the I/O runtime: {e}"),
         })?;
-    let result = runtime.block_on(fetch_async(source, trust));
+    let result = runtime.block_on(work);
     // Blocking DNS lookups may still be running on helper threads; do not wait for them.
     runtime.shutdown_background();
     result
@@ -539,14 +548,7 @@ pub(crate) fn current_versions(
     source: &AwsSource,
     trust: &tls::Sources,
 ) -> Result<Vec<Option<String>>, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Unreachable {
-            region: source.region.clone().unwrap_or_default(),
-            detail: format!("could not start the I/O runtime: {e}"),
-        })?;
-    let result = runtime.block_on(async {
+    block_on(source, async {
         let deadline = Instant::now() + source.timeout;
         let connected = connect(source, trust, deadline).await?;
         let mut clients: Vec<(String, aws_sdk_secretsmanager::Client)> = Vec::new();
@@ -588,9 +590,7 @@ pub(crate) fn current_versions(
             versions.push(call.await?);
         }
         Ok(versions)
-    });
-    runtime.shutdown_background();
-    result
+    })
 }
 
 /// One DescribeSecret call: the version id that carries AWSCURRENT, if any.
