@@ -239,3 +239,51 @@ fn the_static_binary_runs_local_mode_in_an_empty_root() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(seen.get("MILVUS_HOST").map(String::as_str), Some(""));
 }
+
+/// The size budget of the container binary (issues #13 and #16): 4.5 MiB. What each build
+/// setting costs or saves is in docs/performance.md, "Binary size".
+const SIZE_BUDGET: u64 = 4_718_592;
+
+#[test]
+fn the_static_binary_is_within_the_size_budget() {
+    let size = std::fs::metadata(static_bin()).unwrap().len();
+    assert!(
+        size <= SIZE_BUDGET,
+        "the static binary is {size} bytes, over the {SIZE_BUDGET}-byte budget (4.5 MiB); \
+         see docs/performance.md, \"Binary size\", for where the bytes go"
+    );
+}
+
+#[test]
+fn the_static_binary_is_not_position_independent() {
+    // .cargo/config.toml builds it with relocation-model=static: an ELF type EXEC, not DYN
+    // (a static PIE), and so no load-time relocations to carry.
+    let bytes = std::fs::read(static_bin()).unwrap();
+    let e_type = u16::from_le_bytes([bytes[16], bytes[17]]);
+    assert_eq!(e_type, 2, "ELF type {e_type}: 2 is EXEC, 3 is DYN (PIE)");
+}
+
+#[test]
+fn the_static_binary_without_sso_says_so_for_an_sso_profile() {
+    // The container build leaves out the `sso` feature (scripts/build-static): an SSO profile is
+    // refused as no credentials (77), with a message that names the missing feature.
+    let root = scratch_root();
+    std::fs::write(
+        root.path().join("aws-config"),
+        "[profile dev]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n\
+         sso_account_id = 123456789012\nsso_role_name = Developer\n",
+    )
+    .unwrap();
+    let env = [
+        ("APP_ENV", "production"),
+        ("AWS_REGION", REGION),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_CONFIG_FILE", "/aws-config"),
+        ("AWS_PROFILE", "dev"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("SECRET_NAME", "short-cut/prod/app"),
+    ];
+    let (code, _, stderr) = run_in(root.path(), &env);
+    assert_eq!(code, Some(77), "{stderr}");
+    assert!(stderr.contains("cargo feature(s) enabled: sso"), "{stderr}");
+}
