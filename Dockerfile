@@ -29,8 +29,10 @@ ARG TARGETARCH
 # ring (the TLS crypto) has C and assembly parts, so each target needs a C compiler for musl:
 # musl-gcc for x86_64; for aarch64, zig's (through cargo-zigbuild, both from PyPI), which
 # cross-compiles C for any target without a Debian cross toolchain or qemu.
+# lld: .cargo/config.toml links the x86_64 binary with it; `--no-default-features` leaves out
+# SSO profiles (laptops only): both keep it under its 4.5 MiB budget (docs/performance.md).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 python3-pip=23.0.1+dfsg-1 \
+    && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 lld=1:14.0-55.7~deb12u1 python3-pip=23.0.1+dfsg-1 \
     && rm -rf /var/lib/apt/lists/* \
     && pip3 install --no-cache-dir --break-system-packages ziglang==0.15.2 cargo-zigbuild==0.24.1 \
     && rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl
@@ -42,7 +44,7 @@ RUN case "$TARGETARCH" in \
         *) echo "unsupported TARGETARCH=$TARGETARCH (amd64 or arm64)" >&2; exit 1 ;; \
     esac \
     && CC_x86_64_unknown_linux_musl=musl-gcc \
-        cargo "$build" --locked --profile release-static --target "$target" --bin shortcut-env \
+        cargo "$build" --locked --profile release-static --target "$target" --no-default-features --bin shortcut-env \
     && install -D -m 0755 "target/$target/release-static/shortcut-env" \
         /out/usr/local/bin/shortcut-env
 
