@@ -655,29 +655,13 @@ async fn get_secret(
         }
         Ok(Ok(output)) => output,
         Err(_) if bounded.exceeded() => return Err(too_large()),
-        // Retries were still going: report what the attempts were failing with, if they
-        // failed rather than hung, and that the deadline ended them.
         Err(_) => {
-            let still = format!(
-                "still failing when the {} s deadline passed",
-                target.timeout.as_secs_f64()
+            return Err(
+                match Failure::at_deadline(last_attempt.failure(), target.timeout) {
+                    Some(failure) => classify(&target, failure),
+                    None => timeout(&target),
+                },
             );
-            return Err(match last_attempt.failure() {
-                Some(Failure::Service { code, .. }) => classify(
-                    &target,
-                    Failure::Service {
-                        code,
-                        message: still,
-                    },
-                ),
-                Some(Failure::Network(detail)) => {
-                    classify(&target, Failure::Network(format!("{detail} ({still})")))
-                }
-                Some(Failure::Response(Some(status))) if status == 429 || status >= 500 => {
-                    classify(&target, Failure::Response(Some(status)))
-                }
-                _ => timeout(&target),
-            });
         }
     };
     Ok(Payload::Secret {
@@ -781,6 +765,40 @@ pub(crate) enum Failure {
     Other(String),
 }
 
+impl Failure {
+    /// The deadline ended the retries: what the attempts were failing with, if they failed
+    /// rather than hung, said to have outlasted the deadline; `None` for a plain timeout. (A
+    /// throttled or 5xx answer stays what it was: an outage, not a slow network.)
+    pub(crate) fn at_deadline(last: Option<Failure>, deadline: Duration) -> Option<Failure> {
+        let still = || {
+            format!(
+                "still failing when the {} s deadline passed",
+                deadline.as_secs_f64()
+            )
+        };
+        match last? {
+            Failure::Service { code, .. } => Some(Failure::Service {
+                code,
+                message: still(),
+            }),
+            Failure::Network(detail) => Some(Failure::Network(format!("{detail} ({})", still()))),
+            Failure::Response(Some(status)) if status == 429 || status >= 500 => {
+                Some(Failure::Response(Some(status)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A service error as messages show it: `Code: message`, or the code alone.
+    pub(crate) fn service_detail(code: &str, message: &str) -> String {
+        if message.is_empty() {
+            code.to_string()
+        } else {
+            format!("{code}: {message}")
+        }
+    }
+}
+
 pub(crate) fn failure<E>(error: &SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -809,11 +827,7 @@ pub(crate) fn classify(target: &Target, failure: Failure) -> Error {
     let region = target.region.clone();
     match failure {
         Failure::Service { code, message } => {
-            let detail = if message.is_empty() {
-                code.clone()
-            } else {
-                format!("{code}: {message}")
-            };
+            let detail = Failure::service_detail(&code, &message);
             match code.as_str() {
                 // "… can't find the specified secret value for staging label: X" (or
                 // VersionId): the secret exists, the version does not.

@@ -150,12 +150,6 @@ fn classify(error: CallError, about: &About) -> Error {
         secret: parameters.clone(),
         seconds: about.timeout.as_secs_f64(),
     };
-    let still = || {
-        format!(
-            "still failing when the {} s deadline passed",
-            about.timeout.as_secs_f64()
-        )
-    };
     let failure = match error {
         CallError::TooLarge => {
             return Error::AnswerTooLarge {
@@ -164,27 +158,14 @@ fn classify(error: CallError, about: &About) -> Error {
             };
         }
         CallError::Failed(failure) => failure,
-        CallError::Deadline(Some(Failure::Service { code, .. })) => Failure::Service {
-            code,
-            message: still(),
+        CallError::Deadline(last) => match Failure::at_deadline(last, about.timeout) {
+            Some(failure) => failure,
+            None => return timeout(),
         },
-        CallError::Deadline(Some(Failure::Network(detail))) => {
-            Failure::Network(format!("{detail} ({})", still()))
-        }
-        CallError::Deadline(Some(Failure::Response(Some(status))))
-            if status == 429 || status >= 500 =>
-        {
-            Failure::Response(Some(status))
-        }
-        CallError::Deadline(_) => return timeout(),
     };
     match failure {
         Failure::Service { code, message } => {
-            let detail = if message.is_empty() {
-                code.clone()
-            } else {
-                format!("{code}: {message}")
-            };
+            let detail = Failure::service_detail(&code, &message);
             let kms = message.contains("KMS") || message.contains("kms:");
             match code.as_str() {
                 "ParameterNotFound" | "ParameterVersionNotFound" => Error::ParameterNotFound {
