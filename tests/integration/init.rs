@@ -3,7 +3,6 @@
 //! a child subreaper, a signal during the fetch stops the start at once, and the command gets
 //! what it would get with exec (environment, descriptors, signal mask).
 
-use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -12,20 +11,6 @@ use crate::support::*;
 
 /// A generous bound against hanging, not a performance assertion.
 const BOUND: Duration = Duration::from_secs(10);
-
-/// PID 1 of a new PID namespace, as in a container started without an init.
-const AS_PID_1: &[&str] = &["unshare", "--pid", "--fork", "--mount-proc"];
-
-fn as_pid_1() -> Vec<&'static OsStr> {
-    assert!(
-        std::process::Command::new("unshare")
-            .arg("--version")
-            .output()
-            .is_ok(),
-        "the PID-1 tests need unshare: apt-get install util-linux"
-    );
-    AS_PID_1.iter().map(OsStr::new).collect()
-}
 
 /// Local mode under `--init`, running `command`.
 fn init(command: &[&str]) -> Run {

@@ -12,21 +12,9 @@ use crate::support::*;
 /// A generous bound against hanging, not a performance assertion (the stop takes milliseconds).
 const BOUND: Duration = Duration::from_secs(5);
 
-/// PID 1 of a new PID namespace, as in a container started without `--init`.
-const AS_PID_1: &[&str] = &["unshare", "--pid", "--fork", "--mount-proc"];
-
+/// PID 1 of a new PID namespace (a container started without `--init`), or an ordinary child.
 fn launcher(pid_1: bool) -> Vec<&'static OsStr> {
-    if !pid_1 {
-        return Vec::new();
-    }
-    assert!(
-        std::process::Command::new("unshare")
-            .arg("--version")
-            .output()
-            .is_ok(),
-        "the PID-1 tests need unshare: apt-get install util-linux"
-    );
-    AS_PID_1.iter().map(OsStr::new).collect()
+    if pid_1 { as_pid_1() } else { Vec::new() }
 }
 
 /// A start whose fetch hangs (the proxy never answers), with its own credentials directory.

@@ -297,6 +297,20 @@ pub fn label_parameter(name: &str, version: i64, label: &str) {
     block_on(request).unwrap_or_else(|e| panic!("label_parameter_version {name}: {e:?}"));
 }
 
+/// The launcher that makes a run PID 1 of a new PID namespace, as in a container started
+/// without an init (`unshare --pid --fork --mount-proc`); a missing `unshare` fails the test.
+pub fn as_pid_1() -> Vec<&'static std::ffi::OsStr> {
+    const AS_PID_1: &[&str] = &["unshare", "--pid", "--fork", "--mount-proc"];
+    assert!(
+        std::process::Command::new("unshare")
+            .arg("--version")
+            .output()
+            .is_ok(),
+        "the PID-1 tests need unshare: apt-get install util-linux"
+    );
+    AS_PID_1.iter().map(std::ffi::OsStr::new).collect()
+}
+
 // ---- running the binary -------------------------------------------------------------------
 
 /// A run of `shortcut-env` in a cleared environment with its own HOME and temp dir.
