@@ -159,11 +159,7 @@ fn failover_json_success_line_names_the_region_that_answered() {
         .command(&["/bin/true"]);
     let outcome = run.run();
     outcome.code(0).stderr_lacks(MARKER);
-    let lines: Vec<serde_json::Value> = outcome
-        .stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = outcome.json_lines();
     let warning = lines.iter().find(|l| l["level"] == "warning").unwrap();
     assert!(
         warning["message"].as_str().unwrap().contains(PRIMARY),

@@ -284,11 +284,7 @@ fn json_logs_success_is_warnings_then_one_info_object() {
         .command(&["/bin/true"]);
     let outcome = run.run();
     outcome.code(0).stderr_lacks(MARKER);
-    let lines: Vec<serde_json::Value> = outcome
-        .stderr
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    let lines = outcome.json_lines();
     assert_eq!(lines.len(), 3, "{}", outcome.stderr);
     let info = lines.last().unwrap();
     assert_eq!(info["level"], "info");

@@ -849,6 +849,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Every stderr line as JSON (a run with `--log-format json`).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
     /// Asserts the exit status, showing stderr when it differs.
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Self {
