@@ -3,6 +3,7 @@
 //! new source joins here without touching the pipeline.
 
 pub(crate) mod dotenv;
+pub(crate) mod https;
 pub(crate) mod secretsmanager;
 pub(crate) mod ssm;
 pub(crate) mod tls;

@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::failover;
 use crate::payload::{self, Payload};
 use crate::reference::Reference;
-use crate::sources::tls;
+use crate::sources::{https, tls};
 
 /// How long past the deadline the wait for the calls may go before giving up on them.
 const BACKSTOP: Duration = Duration::from_millis(500);
@@ -487,8 +487,8 @@ async fn connect(
     }
     let default_region = default_region.unwrap_or_default();
     let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(tls::http_client_with(
-            &tls::roots(trust)?,
+        .http_client(https::client(
+            tls::roots(trust)?,
             source.retry.connect_timeout.min(source.timeout),
         )?)
         .region(Region::new(default_region.clone()))

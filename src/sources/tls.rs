@@ -1,23 +1,27 @@
-//! The roots of trust for HTTPS to AWS, made to work in an image without a CA bundle.
+//! The roots of trust for HTTPS to AWS, made to work in an image without a CA bundle, and the
+//! check of a server's certificate against them.
 //!
-//! The SDK's default client trusts the system store only (and, when `SSL_CERT_FILE` or
-//! `SSL_CERT_DIR` is set, *only* those instead). In a `FROM scratch` or distroless image there
-//! is no system store, and every call would fail with an unknown issuer. So the HTTP client is
-//! built here, with this trust store:
-//!
+//! The trust store:
 //! 1. the system's CA bundle, read from the usual locations of Linux distributions;
 //! 2. when there is none (or it holds no usable certificate), the public roots embedded in the
-//!    binary (Mozilla's set, from the `webpki-root-certs` crate, which includes Amazon's roots);
+//!    binary (Mozilla's set, from the `webpki-roots` crate, which includes Amazon's roots);
 //! 3. plus the certificates of `SSL_CERT_FILE`, `AWS_CA_BUNDLE` (the AWS SDKs' variable) and
 //!    `SSL_CERT_DIR`: a private CA (a TLS-inspecting proxy, a VPC endpoint behind a private CA,
-//!    a test endpoint) is *added* to the public roots instead of replacing them.
+//!    a test endpoint) is *added* to the public roots instead of replacing them (the SDK's own
+//!    client trusts *only* those when they are set).
 //!
-//! Every certificate is decoded and checked once: a file already read (the same inode, e.g.
-//! `SSL_CERT_FILE` naming the system bundle, or the hashed links of `SSL_CERT_DIR=/etc/ssl/certs`)
-//! is not read again, and a certificate already held is recognised by its base64 text and
-//! dropped undecoded. Naming the system store again through these variables costs about 8 % more
-//! instructions; what is left is the system calls to read `SSL_CERT_DIR`'s files, whose content
-//! cannot be known otherwise (bench/README.md).
+//! Every certificate is decoded and parsed into a trust anchor once, at start, straight from
+//! the DER (no PEM round trip), and the embedded roots are trust anchors already: nothing of
+//! them is parsed at all. A file already read (the same inode, e.g. `SSL_CERT_FILE` naming the
+//! system bundle) is not read again, and a certificate already held is recognised by its
+//! base64 text and dropped undecoded.
+//!
+//! `SSL_CERT_DIR` is listed at start but its files are read only when a server's certificate
+//! chains to none of the other roots, as OpenSSL reads it only when it looks an issuer up: a
+//! directory like `/etc/ssl/certs` holds ~150 files, and opening and reading them cost more
+//! than the rest of a start's trust store (bench/README.md). Its listing is still checked at
+//! start, so that a directory that cannot be listed, holds a file too large, or holds no file
+//! at all, fails at once (78).
 //!
 //! Every read is bounded ([`MAX_FILE_BYTES`], [`MAX_DIR_BYTES`], [`MAX_DIR_ENTRIES`]) and only
 //! regular files are read, opened without blocking: `SSL_CERT_DIR=/proc/self` or a FIFO as
@@ -26,21 +30,19 @@
 //! naming the variable, rather than a silently ignored one.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use aws_sdk_secretsmanager::config::SharedHttpClient;
-use aws_smithy_http_client::Connector;
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::{
-    HttpConnectorSettings, SharedHttpConnector, http_client_fn,
-};
 use base64::Engine;
-use rustls::pki_types::CertificateDer;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::Error;
 
@@ -73,18 +75,156 @@ pub(crate) enum Base {
     Embedded,
 }
 
-/// The trust store: the base roots plus any private ones. Only `pem` goes to the client; the
-/// rest says what the store holds, for the unit tests and `Debug`.
-#[derive(Debug)]
-#[allow(dead_code, reason = "base, certs and private are read by the tests")]
+/// The trust store: the base roots plus any private ones, as trust anchors, and the
+/// `SSL_CERT_DIR` files listed but not read yet.
 pub(crate) struct Roots {
     pub base: Base,
-    /// Every trusted certificate, once, base first, then private ones (DER).
-    pub certs: Vec<CertificateDer<'static>>,
-    /// How many of `certs` came from the variables only (not already in the base).
+    /// How many anchors came from the variables only (not already in the base).
     pub private: usize,
-    /// `certs` as PEM, for the SDK's trust store.
-    pem: Vec<u8>,
+    /// Every trust anchor held, base first, and what was read to make them.
+    held: Collector,
+    /// The files of `SSL_CERT_DIR`, read on first need ([`Trust`]).
+    unread: Vec<Listing>,
+}
+
+impl Roots {
+    /// The trust anchors held (without the unread `SSL_CERT_DIR` files).
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &RootCertStore {
+        &self.held.store
+    }
+
+    /// The check of a server's certificate against these roots, with `provider`'s algorithms.
+    pub(crate) fn trust(self, provider: Arc<CryptoProvider>) -> Result<Arc<Trust>, Error> {
+        let verifier = verifier(&self.held.store, &provider)?;
+        let unread = (!self.unread.is_empty()).then(|| Unread {
+            held: self.held,
+            dirs: self.unread,
+        });
+        Ok(Arc::new(Trust {
+            provider,
+            state: Mutex::new(State { verifier, unread }),
+        }))
+    }
+}
+
+impl std::fmt::Debug for Roots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Roots")
+            .field("base", &self.base)
+            .field("anchors", &self.held.store.len())
+            .field("private", &self.private)
+            .field("unread_dirs", &self.unread.len())
+            .finish()
+    }
+}
+
+/// rustls' standard check (chain, names, validity, signatures) against `store`.
+fn verifier(
+    store: &RootCertStore,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, Error> {
+    WebPkiServerVerifier::builder_with_provider(Arc::new(store.clone()), Arc::clone(provider))
+        .build()
+        .map_err(|_| Error::TrustStoreUnusable {
+            name: "SSL_CERT_FILE",
+            path: String::new(),
+            reason: "no trust anchor could be built from the certificates found".into(),
+        })
+}
+
+/// The server-certificate check of every connection: rustls' own against the roots held,
+/// and, the first time a certificate chains to none of them, once more after reading the
+/// `SSL_CERT_DIR` files (then kept for the later connections of the run).
+pub(crate) struct Trust {
+    provider: Arc<CryptoProvider>,
+    state: Mutex<State>,
+}
+
+struct State {
+    verifier: Arc<WebPkiServerVerifier>,
+    unread: Option<Unread>,
+}
+
+/// What the `SSL_CERT_DIR` files are added to when read.
+struct Unread {
+    held: Collector,
+    dirs: Vec<Listing>,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust").finish_non_exhaustive()
+    }
+}
+
+impl Trust {
+    fn current(&self) -> Arc<WebPkiServerVerifier> {
+        match self.state.lock() {
+            Ok(state) => Arc::clone(&state.verifier),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner().verifier),
+        }
+    }
+
+    /// Reads the `SSL_CERT_DIR` files, if not done yet, and returns the check with them added.
+    fn with_dirs(&self) -> Option<Arc<WebPkiServerVerifier>> {
+        let mut state = self.state.lock().ok()?;
+        let Unread { mut held, dirs } = state.unread.take()?;
+        for listing in &dirs {
+            listing.read_into(&mut held);
+        }
+        let verifier = verifier(&held.store, &self.provider).ok()?;
+        state.verifier = Arc::clone(&verifier);
+        Some(verifier)
+    }
+}
+
+impl ServerCertVerifier for Trust {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verify = |verifier: &WebPkiServerVerifier| {
+            verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        };
+        match verify(&self.current()) {
+            Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+                match self.with_dirs() {
+                    Some(verifier) => verify(&verifier),
+                    None => Err(rustls::Error::InvalidCertificate(
+                        CertificateError::UnknownIssuer,
+                    )),
+                }
+            }
+            verified => verified,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.current().verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.current().supported_verify_schemes()
+    }
 }
 
 /// Where to look, so that tests can point it anywhere.
@@ -144,16 +284,24 @@ impl Unreadable {
     }
 }
 
-/// The files already read, by `(device, inode)`, and the certificates already held.
-#[derive(Default)]
+/// The files already read, by `(device, inode)`, the certificates met, and the trust anchors
+/// made of them.
 struct Collector {
     files: HashSet<(u64, u64)>,
-    certs: Vec<CertificateDer<'static>>,
     /// The base64 text of every certificate met (kept or found unusable).
     held: HashSet<Held>,
-    /// `certs` as PEM, for the SDK's trust store (which takes PEM only), made from the base64
-    /// text read rather than encoded again.
-    pem: Vec<u8>,
+    /// The trust anchors: each certificate parsed once, from its DER.
+    store: RootCertStore,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Collector {
+            files: HashSet::new(),
+            held: HashSet::new(),
+            store: RootCertStore::empty(),
+        }
+    }
 }
 
 /// A certificate as a set key: its base64 text, whitespace removed.
@@ -202,8 +350,8 @@ impl Collector {
 
     /// Adds the usable certificates of PEM `text` not held yet; returns how many it holds.
     ///
-    /// Certificates rustls does not accept as trust anchors are left out (the SDK would panic
-    /// on them); each new one is decoded and checked once, a repeated one not at all.
+    /// Certificates rustls does not accept as trust anchors are left out; each new one is
+    /// decoded and parsed once, a repeated one not at all.
     fn add_pem(&mut self, text: &[u8]) -> usize {
         let mut found = 0;
         let mut body = Vec::new();
@@ -221,40 +369,24 @@ impl Collector {
                 continue;
             };
             found += 1;
-            let cert = CertificateDer::from(der);
-            if usable(&cert) {
-                push_pem(&mut self.pem, &key.0);
-                self.certs.push(cert);
-            }
+            // Unusable as an anchor (not a certificate rustls can parse): left out.
+            let _ = self.store.add(CertificateDer::from(der));
             self.held.insert(key);
         }
         found
     }
 
-    /// Holds `certs`, known good, without a check.
-    fn add_trusted(&mut self, certs: Vec<CertificateDer<'static>>) {
-        let mut body = String::new();
-        for cert in &certs {
-            body.clear();
-            BASE64.encode_string(cert.as_ref(), &mut body);
-            push_pem(&mut self.pem, body.as_bytes());
-            self.held.insert(Held(body.as_bytes().to_vec()));
-        }
-        self.certs.extend(certs);
-    }
-
-    /// Reads the regular files of `dir` (not recursively), within [`MAX_DIR_ENTRIES`] and
-    /// [`MAX_DIR_BYTES`]. Entries that are not regular files, or cannot be read, are skipped,
-    /// as OpenSSL would; one too large is an error, and so is a directory without a certificate.
+    /// Lists the regular files of `dir` (not recursively) to read later, within
+    /// [`MAX_DIR_ENTRIES`] and [`MAX_DIR_BYTES`]; files already read are left out. Entries
+    /// that are not regular files, or are empty (a file of `/proc` says it is), are skipped, as
+    /// OpenSSL would; one too large is an error, and so is a directory without a file.
     ///
     /// A system call costs about 2 µs on a small VM, and `/etc/ssl/certs` holds about 300
-    /// entries, so each entry is looked up relative to the directory (no walk of its path) and a
-    /// new file costs three calls: open, one read of the size its stat gave, close. A file is
-    /// not checked again once open (a FIFO swapped in opens without blocking and reads empty,
-    /// a larger file is still read within the cap).
-    fn add_dir(&mut self, dir: &Path) -> Result<(), String> {
-        use nix::fcntl::{AtFlags, OFlag, openat};
-        use nix::sys::stat::{Mode, SFlag, fstatat};
+    /// entries, so each is looked up relative to the directory (no walk of its path): one
+    /// `fstatat` an entry, none of them opened.
+    fn list_dir(&mut self, dir: &Path) -> Result<Listing, String> {
+        use nix::fcntl::{AtFlags, OFlag};
+        use nix::sys::stat::{SFlag, fstatat};
         let unreadable = "it is not a readable directory";
         let entries = std::fs::read_dir(dir).map_err(|_| unreadable)?;
         let at = File::options()
@@ -262,6 +394,10 @@ impl Collector {
             .custom_flags((OFlag::O_DIRECTORY | OFlag::O_NONBLOCK).bits())
             .open(dir)
             .map_err(|_| unreadable)?;
+        let mut listing = Listing {
+            dir: dir.to_path_buf(),
+            files: Vec::new(),
+        };
         let mut found = 0;
         let mut budget = MAX_DIR_BYTES;
         for (n, entry) in entries.enumerate() {
@@ -270,56 +406,68 @@ impl Collector {
             }
             let Ok(entry) = entry else { continue };
             let name = entry.file_name();
-            // Follows symlinks (`openssl rehash` makes them); skips without opening what is
-            // not a regular file or was read already.
+            // Follows symlinks (`openssl rehash` makes them).
             let Ok(stat) = fstatat(&at, name.as_os_str(), AtFlags::empty()) else {
                 continue;
             };
-            if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+            let size = u64::try_from(stat.st_size).unwrap_or(0);
+            if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG
+                || size == 0
+            {
                 continue;
             }
-            let size = u64::try_from(stat.st_size).unwrap_or(0);
-            let cap = MAX_FILE_BYTES.min(budget);
+            found += 1;
             #[allow(clippy::unnecessary_cast)] // dev_t and ino_t are u64 on Linux, not elsewhere
             if !self.files.insert((stat.st_dev as u64, stat.st_ino as u64)) {
                 // Read already, from this directory or elsewhere (the system bundle).
-                found += 1;
                 continue;
             }
-            let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-            let read = if size > cap {
-                Err(Unreadable::TooLarge)
-            } else {
-                match openat(&at, name.as_os_str(), flags, Mode::empty()) {
-                    Ok(fd) => read_bounded(File::from(fd), size, cap),
-                    Err(_) => Err(Unreadable::Io),
-                }
-            };
-            match read {
-                Ok(text) => {
-                    budget -= text.len() as u64;
-                    found += self.add_pem(&text);
-                }
-                Err(Unreadable::Io | Unreadable::NotRegular) => {}
-                Err(Unreadable::TooLarge) if budget < MAX_FILE_BYTES => {
-                    return Err(format!(
-                        "its files hold more than {} MiB",
-                        MAX_DIR_BYTES >> 20
-                    ));
-                }
-                Err(Unreadable::TooLarge) => {
-                    return Err(format!(
-                        "{} is larger than {} MiB",
-                        dir.join(&name).display(),
-                        MAX_FILE_BYTES >> 20
-                    ));
-                }
+            if size > MAX_FILE_BYTES {
+                return Err(format!(
+                    "{} is larger than {} MiB",
+                    dir.join(&name).display(),
+                    MAX_FILE_BYTES >> 20
+                ));
             }
+            budget = budget
+                .checked_sub(size)
+                .ok_or_else(|| format!("its files hold more than {} MiB", MAX_DIR_BYTES >> 20))?;
+            listing.files.push((name, size));
         }
         if found == 0 {
-            return Err("it holds no PEM certificate".into());
+            return Err("it holds no certificate file".into());
         }
-        Ok(())
+        Ok(listing)
+    }
+}
+
+/// The files of one `SSL_CERT_DIR` directory, listed at start, with the size the listing saw.
+struct Listing {
+    dir: PathBuf,
+    files: Vec<(OsString, u64)>,
+}
+
+impl Listing {
+    /// Reads the listed files into `held`: open, one read of the size listed, close each.
+    /// A file that is gone or unreadable by now is skipped; one that grew is read as listed.
+    fn read_into(&self, held: &mut Collector) {
+        use nix::fcntl::{OFlag, openat};
+        use nix::sys::stat::Mode;
+        let Ok(at) = File::options()
+            .read(true)
+            .custom_flags((OFlag::O_DIRECTORY | OFlag::O_NONBLOCK).bits())
+            .open(&self.dir)
+        else {
+            return;
+        };
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        for (name, size) in &self.files {
+            if let Ok(fd) = openat(&at, name.as_os_str(), flags, Mode::empty())
+                && let Ok(text) = read_bounded(File::from(fd), *size, MAX_FILE_BYTES)
+            {
+                held.add_pem(&text);
+            }
+        }
     }
 }
 
@@ -400,42 +548,27 @@ fn base64_text(section: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Appends one certificate's PEM section, from its base64 text, to `pem`.
-fn push_pem(pem: &mut Vec<u8>, base64: &[u8]) {
-    pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-    for line in base64.chunks(64) {
-        pem.extend_from_slice(line);
-        pem.push(b'\n');
-    }
-    pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
-}
-
-/// Whether rustls accepts `cert` as a trust anchor (parses it; the SDK would panic otherwise).
-fn usable(cert: &CertificateDer<'_>) -> bool {
-    rustls::RootCertStore::empty()
-        .add(cert.clone().into_owned())
-        .is_ok()
-}
-
 /// The first system bundle with a usable certificate, else the system directories.
 fn system_roots(sources: &Sources, out: &mut Collector) {
     for bundle in &sources.system_bundles {
         if let Ok(Some(text)) = out.read(bundle, MAX_FILE_BYTES) {
             out.add_pem(&text);
-            if !out.certs.is_empty() {
+            if !out.store.is_empty() {
                 return;
             }
         }
     }
     for dir in &sources.system_dirs {
         // A broken system directory is no reason to fail: the embedded roots take over.
-        let _ = out.add_dir(dir);
+        if let Ok(listing) = out.list_dir(dir) {
+            listing.read_into(out);
+        }
     }
 }
 
-/// The public roots compiled into the binary.
-pub(crate) fn embedded_roots() -> Vec<CertificateDer<'static>> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec()
+/// The public roots compiled into the binary, as trust anchors: nothing to parse.
+pub(crate) fn embedded_roots() -> impl Iterator<Item = rustls::pki_types::TrustAnchor<'static>> {
+    webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
 }
 
 fn invalid(name: &'static str, path: &Path, reason: String) -> Error {
@@ -450,14 +583,13 @@ fn invalid(name: &'static str, path: &Path, reason: String) -> Error {
 pub(crate) fn roots(sources: &Sources) -> Result<Roots, Error> {
     let mut out = Collector::default();
     system_roots(sources, &mut out);
-    let base = if out.certs.is_empty() {
-        // Known good (a unit test checks each one): added without a check.
-        out.add_trusted(embedded_roots());
+    let base = if out.store.is_empty() {
+        out.store.extend(embedded_roots());
         Base::Embedded
     } else {
         Base::System
     };
-    let before = out.certs.len();
+    let before = out.store.len();
     for (name, file) in &sources.cert_files {
         match out.read(file, MAX_FILE_BYTES) {
             Err(why) => return Err(invalid(name, file, why.reason())),
@@ -470,82 +602,19 @@ pub(crate) fn roots(sources: &Sources) -> Result<Roots, Error> {
             }
         }
     }
+    let mut unread = Vec::new();
     for dir in &sources.cert_dirs {
-        out.add_dir(dir)
-            .map_err(|reason| invalid("SSL_CERT_DIR", dir, reason))?;
+        unread.push(
+            out.list_dir(dir)
+                .map_err(|reason| invalid("SSL_CERT_DIR", dir, reason))?,
+        );
     }
-    let private = out.certs.len() - before;
     Ok(Roots {
         base,
-        certs: out.certs,
-        private,
-        pem: out.pem,
+        private: out.store.len() - before,
+        held: out,
+        unread,
     })
-}
-
-/// The rustls crypto provider: *ring* by default, AWS-LC's FIPS module with the `fips` feature.
-///
-/// Not AWS-LC's default build, which the SDK uses: it seeds its random generator from a
-/// CPU-jitter entropy source, about 22 ms of CPU at the first TLS handshake, most of a start's
-/// cost (bench/README.md). *ring* seeds from the kernel (`getrandom`), like OpenSSL, Go and
-/// BoringSSL, builds without cmake (cross-compiles easily), and is smaller.
-fn crypto_mode() -> CryptoMode {
-    #[cfg(feature = "fips")]
-    return CryptoMode::AwsLcFips;
-    #[cfg(not(feature = "fips"))]
-    CryptoMode::Ring
-}
-
-/// The SDK's HTTPS client (rustls, see [`crypto_mode`], with the SDK's cipher suites) trusting
-/// exactly `roots`, with one connector for the whole run.
-///
-/// The SDK's own client builds a connector for every distinct set of connector settings it is
-/// asked for: three in a start (when the default chain's STS client and Secrets Manager's client
-/// are constructed, then for the request), and each one parses the whole trust store again,
-/// which was most of a start's CPU. A start makes one request, so one connector, built on first
-/// use with our connect timeout, serves every client.
-pub(crate) fn http_client_with(
-    roots: &Roots,
-    connect_timeout: Duration,
-) -> Result<SharedHttpClient, Error> {
-    let store = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(roots.pem.clone());
-    let context = TlsContext::builder()
-        .with_trust_store(store)
-        .build()
-        .map_err(|_| Error::InvalidSetting {
-            name: "SSL_CERT_FILE",
-            value: String::new(),
-            reason: "the TLS configuration could not be built from these certificates",
-        })?;
-    let connector: OnceLock<SharedHttpConnector> = OnceLock::new();
-    Ok(http_client_fn(move |_settings, components| {
-        connector
-            .get_or_init(|| {
-                let settings = HttpConnectorSettings::builder()
-                    .connect_timeout(connect_timeout)
-                    .build();
-                let mut builder = Connector::builder().connector_settings(settings);
-                if let Some(sleep) = components.sleep_impl() {
-                    builder = builder.sleep_impl(sleep);
-                }
-                SharedHttpConnector::new(
-                    builder
-                        .tls_provider(tls::Provider::Rustls(crypto_mode()))
-                        .tls_context(context.clone())
-                        .build(),
-                )
-            })
-            .clone()
-    }))
-}
-
-/// Whether `cert`'s subject holds `name`.
-#[cfg(test)]
-pub(crate) fn names(cert: &CertificateDer<'_>, name: &str) -> bool {
-    let name = name.as_bytes();
-    cert.as_ref().windows(name.len()).any(|w| w == name)
 }
 
 #[cfg(test)]
@@ -561,14 +630,34 @@ mod tests {
         }
     }
 
-    fn test_ca() -> String {
+    /// A self-signed CA named `name`, as PEM.
+    fn ca_named(name: &str) -> String {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "shortcut-env unit test CA");
+            .push(rcgen::DnType::CommonName, name);
         params.self_signed(&key).unwrap().pem()
+    }
+
+    fn test_ca() -> String {
+        ca_named("shortcut-env unit test CA")
+    }
+
+    /// Whether an anchor of `store` has `name` in its subject.
+    fn holds(store: &RootCertStore, name: &str) -> bool {
+        store.roots.iter().any(|anchor| {
+            let subject: &[u8] = anchor.subject.as_ref();
+            subject.windows(name.len()).any(|w| w == name.as_bytes())
+        })
+    }
+
+    /// The subjects' names held by a collector fed `text`, and how many sections it counted.
+    fn collected(text: &str) -> (usize, usize) {
+        let mut out = Collector::default();
+        let found = out.add_pem(text.as_bytes());
+        (out.store.len(), found)
     }
 
     #[test]
@@ -576,7 +665,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let roots = roots(&nowhere(dir.path())).unwrap();
         assert_eq!(roots.base, Base::Embedded);
-        assert!(roots.certs.len() > 100, "{}", roots.certs.len());
+        assert!(roots.store().len() > 100, "{}", roots.store().len());
         assert_eq!(roots.private, 0);
         for name in [
             "Amazon Root CA 1",
@@ -584,11 +673,10 @@ mod tests {
             "Amazon Root CA 3",
             "Amazon Root CA 4",
         ] {
-            assert!(roots.certs.iter().any(|c| names(c, name)), "{name}");
+            assert!(holds(roots.store(), name), "{name}");
         }
-        // Every one is a usable trust anchor, and the client builds with them.
-        assert!(roots.certs.iter().all(usable));
-        http_client_with(&roots, Duration::from_secs(2)).unwrap();
+        // The client builds with them.
+        crate::sources::https::client(roots, std::time::Duration::from_secs(2)).unwrap();
     }
 
     #[test]
@@ -610,7 +698,20 @@ mod tests {
         std::fs::write(&bundle, test_ca()).unwrap();
         sources.system_bundles = vec![dir.path().join("absent.crt"), bundle];
         let roots = roots(&sources).unwrap();
-        assert_eq!((roots.base, roots.certs.len()), (Base::System, 1));
+        assert_eq!((roots.base, roots.store().len()), (Base::System, 1));
+    }
+
+    #[test]
+    fn a_system_directory_is_read_when_there_is_no_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = nowhere(dir.path());
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("a.pem"), ca_named("system dir CA")).unwrap();
+        sources.system_dirs = vec![certs];
+        let roots = roots(&sources).unwrap();
+        assert_eq!(roots.base, Base::System);
+        assert!(holds(roots.store(), "system dir CA"));
     }
 
     #[test]
@@ -622,14 +723,33 @@ mod tests {
         sources.cert_files = vec![("SSL_CERT_FILE", file)];
         let roots = roots(&sources).unwrap();
         assert_eq!(roots.private, 1);
-        assert!(
-            roots
-                .certs
-                .iter()
-                .any(|c| names(c, "shortcut-env unit test CA"))
+        assert!(holds(roots.store(), "shortcut-env unit test CA"));
+        assert!(holds(roots.store(), "Amazon Root CA 1"));
+        crate::sources::https::client(roots, std::time::Duration::from_secs(2)).unwrap();
+    }
+
+    #[test]
+    fn ssl_cert_dir_is_listed_at_start_and_read_on_first_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = nowhere(dir.path());
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("a.pem"), ca_named("lazy dir CA")).unwrap();
+        std::fs::write(certs.join("empty.0"), "").unwrap();
+        sources.cert_dirs = vec![certs];
+        let roots = roots(&sources).unwrap();
+        assert!(!holds(roots.store(), "lazy dir CA"));
+        assert_eq!(roots.unread.len(), 1);
+        assert_eq!(
+            roots.unread[0].files.len(),
+            1,
+            "the empty file is not listed"
         );
-        assert!(roots.certs.iter().any(|c| names(c, "Amazon Root CA 1")));
-        http_client_with(&roots, Duration::from_secs(2)).unwrap();
+        let Roots {
+            mut held, unread, ..
+        } = roots;
+        unread[0].read_into(&mut held);
+        assert!(holds(&held.store, "lazy dir CA"));
     }
 
     #[test]
@@ -637,10 +757,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "").unwrap();
+        let empty_dir = dir.path().join("empty-dir");
+        std::fs::create_dir(&empty_dir).unwrap();
         let cases = [
             (Some(dir.path().join("absent.pem")), None, "SSL_CERT_FILE"),
             (Some(empty), None, "SSL_CERT_FILE"),
             (None, Some(dir.path().join("absent-dir")), "SSL_CERT_DIR"),
+            (None, Some(empty_dir), "SSL_CERT_DIR"),
         ];
         for (file, cert_dir, name) in cases {
             let mut sources = nowhere(dir.path());
@@ -671,41 +794,20 @@ mod tests {
         assert!(sources.cert_files.is_empty() && sources.cert_dirs.is_empty());
     }
 
-    /// PEM text of `certs`, as the SDK would read it.
-    fn pem(certs: &[CertificateDer<'_>]) -> Vec<u8> {
-        let mut out = Collector::default();
-        out.add_trusted(certs.iter().map(|c| c.clone().into_owned()).collect());
-        out.pem
-    }
-
-    /// The certificates a collector keeps from PEM `text`, and how many sections it counted.
-    fn collected(text: &[u8]) -> (Vec<CertificateDer<'static>>, usize) {
-        let mut out = Collector::default();
-        let found = out.add_pem(text);
-        (out.certs, found)
-    }
-
     #[test]
-    fn pem_round_trips() {
-        use rustls::pki_types::pem::PemObject;
-        let certs = embedded_roots();
-        let text = pem(&certs);
-        let back: Vec<_> = CertificateDer::pem_slice_iter(&text)
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(back, certs);
-        let (read, found) = collected(&text);
-        assert_eq!((read, found), (certs.clone(), certs.len()));
-        // What the SDK is handed is the text read, not encoded again.
+    fn pem_is_read_into_one_anchor_a_certificate() {
+        let text: String = (0..5).map(|n| ca_named(&format!("CA {n}"))).collect();
+        assert_eq!(collected(&text), (5, 5));
         let mut out = Collector::default();
-        out.add_pem(&text);
-        assert_eq!(out.pem, text);
+        out.add_pem(text.as_bytes());
+        for n in 0..5 {
+            assert!(holds(&out.store, &format!("CA {n}")), "{n}");
+        }
     }
 
     #[test]
     fn pem_with_crlf_long_lines_or_inner_spaces_reads_the_same() {
-        let certs = embedded_roots();
-        let text = String::from_utf8(pem(&certs[..3])).unwrap();
+        let text: String = (0..3).map(|n| ca_named(&format!("CA {n}"))).collect();
         let crlf = text.replace('\n', "\r\n");
         let spaced = text.replace('\n', " \n  ");
         let joined = text
@@ -714,25 +816,18 @@ mod tests {
             .collect::<Vec<_>>()
             .join("-----END CERTIFICATE-----\n");
         for variant in [crlf, spaced, joined] {
-            assert_eq!(
-                collected(variant.as_bytes()).0,
-                certs[..3],
-                "{variant:.200}"
-            );
+            assert_eq!(collected(&variant), (3, 3), "{variant:.200}");
         }
     }
 
     #[test]
     fn a_certificate_met_again_in_other_text_is_kept_once() {
-        let certs = embedded_roots();
+        let cas: Vec<String> = (0..3).map(|n| ca_named(&format!("CA {n}"))).collect();
         let mut out = Collector::default();
-        assert_eq!(out.add_pem(&pem(&certs[..2])), 2);
-        let other = String::from_utf8(pem(&certs[1..3]))
-            .unwrap()
-            .replace('\n', "\r\n");
+        assert_eq!(out.add_pem(cas[..2].concat().as_bytes()), 2);
+        let other = cas[1..3].concat().replace('\n', "\r\n");
         assert_eq!(out.add_pem(other.as_bytes()), 2);
-        assert_eq!(out.certs, certs[..3]);
-        assert_eq!(out.pem, pem(&certs[..3]));
+        assert_eq!(out.store.len(), 3);
     }
 
     #[test]
@@ -747,18 +842,27 @@ mod tests {
         sources.cert_files = vec![("SSL_CERT_FILE", bundle), ("AWS_CA_BUNDLE", copy)];
         sources.cert_dirs = vec![dir.path().to_path_buf()];
         let roots = roots(&sources).unwrap();
-        assert_eq!((roots.certs.len(), roots.private), (2, 0));
+        assert_eq!((roots.store().len(), roots.private), (2, 0));
+        // Both files of the directory were read already: nothing is left to read.
+        assert!(roots.unread[0].files.is_empty());
     }
 
     #[test]
     fn pem_sections_between_other_text_are_read_and_broken_ones_skipped() {
-        let certs = embedded_roots();
         let mut text =
-            b"# a comment\n-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n".to_vec();
-        text.extend(pem(&certs[..2]));
-        text.extend(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
-        text.extend(b"-----BEGIN CERTIFICATE-----\nAAAA"); // cut short
-        assert_eq!(collected(&text), (certs[..2].to_vec(), 2));
+            "# a comment\n-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n".to_string();
+        text += &ca_named("CA 0");
+        text += &ca_named("CA 1");
+        text += "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        text += "-----BEGIN CERTIFICATE-----\nAAAA"; // cut short
+        assert_eq!(collected(&text), (2, 2));
+    }
+
+    #[test]
+    fn a_section_that_is_not_a_certificate_is_counted_but_not_trusted() {
+        // Valid base64, not a certificate: found (the file holds PEM), no anchor made.
+        let text = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(collected(text), (0, 1));
     }
 
     #[test]
