@@ -101,11 +101,11 @@ pub(crate) fn run(
         dir.check_only();
     }
 
-    // Fetch: the only network I/O; raw payloads.
-    let payloads = sources::fetch(&config, inherited)?;
+    // Fetch: the only network I/O; raw payloads, one result per reference.
+    let fetched = sources::fetch(&config, inherited)?;
 
-    // Plan: payloads → entries → the command's environment.
-    let mut plan = plan(config, &payloads, inherited, Some(log))?;
+    // Plan: payloads → entries → the command's environment, the references in order.
+    let mut plan = plan(config, fetched, inherited, Some(log))?;
 
     // Materialize, under the guard.
     let files = materialize_files(&mut plan, &mut dir, log)?;
@@ -165,8 +165,8 @@ pub(crate) fn run(
 pub(crate) fn rebuild(config: Config, inherited: &Vars, log: &Logger) -> Result<Plan, Error> {
     let needs_files = !config.files.is_empty() || inherited.contains(GCP_JSON_VAR);
     let mut dir = materialize::prepare_dir(&config.credentials_dir, needs_files)?;
-    let payloads = sources::fetch(&config, inherited)?;
-    let mut plan = plan(config, &payloads, inherited, None)?;
+    let fetched = sources::fetch(&config, inherited)?;
+    let mut plan = plan(config, fetched, inherited, None)?;
     let files = materialize_files(&mut plan, &mut dir, log)?;
     require(&plan)?;
     exec::check_size(&[], &plan.env)?;
@@ -175,23 +175,22 @@ pub(crate) fn rebuild(config: Config, inherited: &Vars, log: &Logger) -> Result<
 }
 
 /// The sources' payloads as the command's environment, by the configured rules; warnings go
-/// to `log` when there is one.
+/// to `log` when there is one. The first failure in configuration order is the one reported
+/// ([`payload::build_in_order`]).
 fn plan(
     config: Config,
-    payloads: &[payload::Payload],
+    fetched: Vec<payload::Fetched>,
     inherited: &Vars,
     log: Option<&Logger>,
 ) -> Result<Plan, Error> {
-    let mut entries = Vec::new();
     if let Some(log) = log {
-        for warning in payloads.iter().filter_map(payload::failover_warning) {
+        // A replica's answer is worth knowing even when a later reference fails.
+        let read = fetched.iter().map_while(|result| result.as_ref().ok());
+        for warning in read.flatten().filter_map(payload::failover_warning) {
             log.warn(&warning);
         }
     }
-    for payload in payloads {
-        entries.extend(payload::entries(payload)?);
-    }
-    let mut built = envmap::build(inherited, &entries, &config.policy)?;
+    let (payloads, mut built) = payload::build_in_order(fetched, inherited, &config.policy)?;
     if let Some(log) = log {
         for warning in &built.warnings {
             log.warn(warning);

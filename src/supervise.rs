@@ -416,6 +416,7 @@ impl<'a> Watcher<'a> {
                         &moved,
                         "unchanged",
                         &keys,
+                        None,
                         &format!(
                             "{described}: the command's environment is the same, it keeps running"
                         ),
@@ -479,6 +480,7 @@ impl<'a> Watcher<'a> {
                 &change.moved,
                 "signalled",
                 &change.keys,
+                None,
                 &format!(
                     "{described}: sent {} (keys changed: {keys}; a changed variable reaches the \
                      command only when it restarts)",
@@ -488,6 +490,14 @@ impl<'a> Watcher<'a> {
             self.accept(change);
             return Ok(None);
         }
+        // The splay: so that a fleet does not stop at once. Signals still count meanwhile. The
+        // wait drawn is logged, so an operator (and a test) can tell it from a slow stop.
+        let wait = random_up_to(self.watch.splay);
+        let splay = if self.watch.splay.is_zero() {
+            String::new()
+        } else {
+            format!("splay {:.1} s; ", wait.as_secs_f64())
+        };
         self.event(
             &change.moved,
             if self.watch.on_change == OnChange::Exit {
@@ -496,10 +506,10 @@ impl<'a> Watcher<'a> {
                 "restarting"
             },
             &change.keys,
-            &format!("{described}: {action} (keys changed: {keys})"),
+            Some(wait),
+            &format!("{described}: {action} ({splay}keys changed: {keys})"),
         );
-        // The splay: so that a fleet does not stop at once. Signals still count meanwhile.
-        let splay_end = Instant::now() + random_up_to(self.watch.splay);
+        let splay_end = Instant::now() + wait;
         while Instant::now() < splay_end {
             init.wait(splay_end.saturating_duration_since(Instant::now()));
             if let Some(status) = init.reap() {
@@ -531,13 +541,24 @@ impl<'a> Watcher<'a> {
         self.digests = digests(&change.prepared.env);
     }
 
-    /// One log line for a change, with its JSON fields.
-    fn event(&self, moved: &[(String, String, String)], action: &str, keys: &[String], text: &str) {
+    /// One log line for a change, with its JSON fields; `splay_wait` is the wait drawn from
+    /// the splay before the command is stopped (`splay_wait_s`), for a restart or an exit.
+    fn event(
+        &self,
+        moved: &[(String, String, String)],
+        action: &str,
+        keys: &[String],
+        splay_wait: Option<Duration>,
+        text: &str,
+    ) {
         let mut fields = Map::new();
         fields.insert("event".into(), json!("secret-changed"));
         fields.insert("action".into(), json!(action));
         fields.insert("secrets".into(), moved_json(moved));
         fields.insert("keys_changed".into(), json!(keys));
+        if let Some(wait) = splay_wait {
+            fields.insert("splay_wait_s".into(), json!(wait.as_secs_f64()));
+        }
         self.log.info(text, fields);
     }
 }

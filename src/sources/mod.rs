@@ -10,16 +10,25 @@ pub(crate) mod tls;
 
 use crate::config::{Config, Source};
 use crate::error::Error;
-use crate::payload::Payload;
+use crate::payload::{Fetched, Payload};
 use crate::vars::Vars;
 
-/// Every payload the configuration asks for: local mode's dotenv file, or the secrets.
-pub(crate) fn fetch(config: &Config, vars: &Vars) -> Result<Vec<Payload>, Error> {
+/// What every reference of the configuration gave, one result per reference in configuration
+/// order (local mode's dotenv file is its one reference), so that the plan reports the first
+/// failure in that order whichever call finished first. The outer error is a failure before
+/// any reference is read: the region, the credentials.
+pub(crate) fn fetch(config: &Config, vars: &Vars) -> Result<Vec<Fetched>, Error> {
     match &config.source {
-        Source::Local { env_file, explicit } => Ok(vec![Payload::DotEnv {
-            path: env_file.clone(),
-            text: dotenv::read_env_file(env_file, *explicit)?,
-        }]),
+        Source::Local { env_file, explicit } => {
+            Ok(vec![dotenv::read_env_file(env_file, *explicit).map(
+                |text| {
+                    vec![Payload::DotEnv {
+                        path: env_file.clone(),
+                        text,
+                    }]
+                },
+            )])
+        }
         Source::Aws(aws) => {
             let trust =
                 tls::Sources::system(|name| vars.get(name).map(std::ffi::OsStr::to_os_string));

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use crate::config::{AwsSource, Retry, RetryMode};
 use crate::error::Error;
 use crate::failover;
-use crate::payload::{self, Payload};
+use crate::payload::{self, Fetched, Payload};
 use crate::reference::Reference;
 use crate::sources::{https, tls};
 
@@ -304,10 +304,11 @@ fn provider_name(credentials: &Credentials) -> String {
 }
 
 /// Reads every secret of `source` with the default credential chain, within `source.timeout`
-/// overall: one GetSecretValue per secret, concurrently. (BatchGetSecretValue would save calls
+/// overall: one GetSecretValue per secret, concurrently; one result per reference, in
+/// configuration order (see [`crate::sources::fetch`]). (BatchGetSecretValue would save calls
 /// for many secrets, but it needs `secretsmanager:BatchGetSecretValue` on `Resource: "*"`;
 /// separate calls keep the task role's policy scoped to each secret's ARN.)
-pub(crate) fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
+pub(crate) fn fetch(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Fetched>, Error> {
     block_on(source, fetch_async(source, trust))
 }
 
@@ -330,7 +331,7 @@ pub(crate) fn block_on<T>(
     result
 }
 
-async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Payload>, Error> {
+async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Fetched>, Error> {
     let deadline = Instant::now() + source.timeout;
     let Connected {
         config,
@@ -411,9 +412,11 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
             vec![(index, result.map(|payload| vec![payload]))]
         });
     }
-    let mut results: Vec<Option<Result<Vec<Payload>, Error>>> = std::iter::repeat_with(|| None)
+    let mut results: Vec<Option<Fetched>> = std::iter::repeat_with(|| None)
         .take(source.secrets.len())
         .collect();
+    // Why a reference has no result, if a task ended without giving one.
+    let mut unreported = "a fetch task did not report".to_string();
     loop {
         // Each call stops itself at the deadline; this is only a backstop.
         match tokio::time::timeout_at(deadline + BACKSTOP, calls.join_next()).await {
@@ -425,13 +428,10 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
                     }
                 }
             }
-            Ok(Some(Err(join_error))) => {
-                return Err(Error::ServiceFailure {
-                    code: "ClientError".into(),
-                    detail: format!("a fetch task failed: {join_error}"),
-                });
-            }
+            Ok(Some(Err(join_error))) => unreported = format!("a fetch task failed: {join_error}"),
             Err(_) => {
+                // The references still waited for time out; the finished ones keep their
+                // results, so an earlier reference's failure is still the one reported.
                 let pending: Vec<&str> = source
                     .secrets
                     .iter()
@@ -439,24 +439,28 @@ async fn fetch_async(source: &AwsSource, trust: &tls::Sources) -> Result<Vec<Pay
                     .filter(|(_, r)| r.is_none())
                     .map(|(s, _)| s.secret_id.as_str())
                     .collect();
-                return Err(Error::Timeout {
-                    secret: pending.join(", "),
-                    seconds: source.timeout.as_secs_f64(),
-                });
+                let pending = pending.join(", ");
+                for slot in results.iter_mut().filter(|r| r.is_none()) {
+                    *slot = Some(Err(Error::Timeout {
+                        secret: pending.clone(),
+                        seconds: source.timeout.as_secs_f64(),
+                    }));
+                }
+                break;
             }
         }
     }
-    // The first failure in configuration order, so that the report does not depend on timing.
-    let mut all = Vec::new();
-    for result in results {
-        all.extend(result.unwrap_or_else(|| {
-            Err(Error::ServiceFailure {
-                code: "ClientError".into(),
-                detail: "a fetch task did not report".into(),
+    Ok(results
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|| {
+                Err(Error::ServiceFailure {
+                    code: "ClientError".into(),
+                    detail: unreported.clone(),
+                })
             })
-        })?);
-    }
-    Ok(all)
+        })
+        .collect())
 }
 
 /// The SDK configuration and the resolved credentials that every client of one fetch (or one

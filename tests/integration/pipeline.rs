@@ -1,7 +1,7 @@
 //! One pipeline for every mode: `check` and `export` fail where and as the start would, because
 //! they are the start with another last step (src/app.rs).
 
-use crate::support::Run;
+use crate::support::{MARKER, Run, put_string, seed_text, unique, unique_path};
 
 /// The same configuration run three ways: the start (with a command), `check`, `export`.
 fn each_mode(setup: impl Fn(&mut Run)) -> [(&'static str, crate::support::Outcome); 3] {
@@ -136,4 +136,85 @@ fn export_keeps_the_files_whose_paths_it_printed() {
         .unwrap();
     let path = line.trim_start_matches("TLS_KEY_FILE=").trim_matches('\'');
     assert_eq!(std::fs::read_to_string(path).unwrap(), "key-text");
+}
+
+// ---- several references: the first failure in configuration order wins --------------------
+//
+// The references are fetched concurrently and finish in any order; for each reference in
+// order, its fetch failure or its data failure is reported before anything about a later one.
+
+/// A secret whose value is not JSON (a data error, 65), a MARKER in it.
+fn not_json() -> String {
+    seed_text(&format!("{MARKER} is not JSON")).name
+}
+
+/// A secret name that nothing created (66).
+fn missing_secret() -> String {
+    unique("short-cut/test/missing")
+}
+
+/// Runs the start with `references` (comma-separated), a command that must not run.
+fn start(references: &[&str]) -> crate::support::Outcome {
+    let mut run = Run::moto(&references.join(","));
+    run.command(&["/bin/echo", "ran"]);
+    run.run()
+}
+
+#[test]
+fn order_a_data_error_in_the_first_secret_wins_over_a_missing_second() {
+    let (first, second) = (not_json(), missing_secret());
+    start(&[&first, &second])
+        .fails(65)
+        .stderr_has(&format!("secret {first} is not a JSON object"))
+        .stderr_lacks(&second);
+}
+
+#[test]
+fn order_a_missing_first_secret_wins_over_a_data_error_in_the_second() {
+    let (first, second) = (missing_secret(), not_json());
+    start(&[&first, &second])
+        .fails(66)
+        .stderr_has(&first)
+        .stderr_lacks(&second);
+}
+
+#[test]
+fn order_a_bad_key_name_in_the_first_secret_wins_over_a_missing_second() {
+    let first = seed_text(&format!(r#"{{"my-key":"{MARKER}"}}"#)).name;
+    let second = missing_secret();
+    start(&[&first, &second])
+        .fails(65)
+        .stderr_has("\"my-key\"")
+        .stderr_lacks(&second);
+}
+
+#[test]
+fn order_a_missing_first_parameter_wins_over_a_data_error_in_a_secret() {
+    let parameter = format!("ssm:{}MISSING", unique_path());
+    let secret = not_json();
+    start(&[&parameter, &secret])
+        .fails(66)
+        .stderr_has(&parameter["ssm:".len()..])
+        .stderr_lacks(&secret);
+}
+
+#[test]
+fn order_a_bad_parameter_name_first_wins_over_a_missing_secret() {
+    let path = unique_path();
+    put_string(&format!("{path}openai-key"), MARKER);
+    let secret = missing_secret();
+    start(&[&format!("ssm:{path}openai-key"), &secret])
+        .fails(65)
+        .stderr_has("\"openai-key\"")
+        .stderr_lacks(&secret);
+}
+
+#[test]
+fn order_a_data_error_in_a_secret_wins_over_a_missing_parameter_after_it() {
+    let secret = not_json();
+    let parameter = format!("ssm:{}MISSING", unique_path());
+    start(&[&secret, &parameter])
+        .fails(65)
+        .stderr_has(&format!("secret {secret} is not a JSON object"))
+        .stderr_lacks("MISSING");
 }

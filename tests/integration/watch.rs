@@ -41,6 +41,11 @@ fn secret(openai: &str, ignored: &str) -> String {
 /// A secret in moto, the proxy in front of it, and a `--watch=0.3 --watch-splay 0` run with a
 /// stop timeout of 1 s.
 fn watched(extra: &[&str]) -> Watched {
+    watched_with_splay("0", extra)
+}
+
+/// As [`watched`], with `--watch-splay SPLAY`.
+fn watched_with_splay(splay: &str, extra: &[&str]) -> Watched {
     let seeded = seed_text(&secret("one", "a"));
     let proxy = Proxy::start(moto().port);
     let mut run = Run::aws(&proxy.url(), &seeded.name);
@@ -50,7 +55,7 @@ fn watched(extra: &[&str]) -> Watched {
         .env("SHORTCUT_ENV_CREDENTIALS_DIR", &creds)
         .env("SHORTCUT_ENV_MAX_ATTEMPTS", "1")
         .env("SHORTCUT_ENV_STOP_TIMEOUT", "1")
-        .args(&["--watch=0.3", "--watch-splay", "0"])
+        .args(&["--watch=0.3", "--watch-splay", splay])
         .args(extra)
         .command(&["/bin/sh", "-c", COMMAND]);
     Watched {
@@ -356,6 +361,33 @@ fn watch_logs_json_events_with_fields() {
     assert_eq!(event["action"], "restarting");
     assert_eq!(event["keys_changed"], serde_json::json!(["OPENAI_API_KEY"]));
     assert_eq!(event["secrets"][0]["secret"], w.seeded.name);
+    assert_eq!(event["splay_wait_s"], 0.0, "no splay, no wait");
+}
+
+#[test]
+fn watch_splay_delays_the_restart_by_the_wait_it_reports() {
+    // A random wait has no lower bound to assert; the wait drawn does. It is logged, and the
+    // old instance must not be stopped before it has passed since the new value was read.
+    let w = watched_with_splay("3", &["--log-format", "json"]);
+    let running = w.run.start(&[]);
+    lines(&w.log, "start", 1);
+    put_value(&w.seeded.name, &secret("two", "a"));
+    lines(&w.log, "stopping", 1);
+    // At or after the stop signal: the log is read after the line was written.
+    let stopped = Instant::now();
+    lines(&w.log, "start", 2);
+    let read = w.proxy.arrivals_of("secretsmanager.GetSecretValue")[1];
+    let events = stop(running).json_lines();
+    let watching = events.iter().find(|e| e["event"] == "watching").unwrap();
+    assert_eq!(watching["splay_s"], 3.0);
+    let changed = events.iter().find(|e| e["action"] == "restarting").unwrap();
+    let wait = changed["splay_wait_s"].as_f64().unwrap();
+    assert!((0.0..=3.0).contains(&wait), "{changed}");
+    assert!(
+        stopped - read >= Duration::from_secs_f64(wait),
+        "stopped {:?} after the new value was read, before the splay of {wait} s",
+        stopped - read
+    );
 }
 
 #[test]

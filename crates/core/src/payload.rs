@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::envmap::{self, Entries, SecretValue, SourceKind};
+use crate::envmap::{self, Built, Entries, Policy, SecretValue, SourceKind};
 use crate::error::Error;
 use crate::reference::Reference;
+use crate::vars::Vars;
 
 /// What a source returned, before any rule applies. A new source adds a variant here and its
 /// arm in [`entries`] and [`Payload::origin`]; the pipeline does not change. Its `Debug`
@@ -298,6 +299,46 @@ pub fn entries(payload: &Payload) -> Result<Option<Entries>, Error> {
     }
 }
 
+/// What one reference gave: its payloads (one for a secret or a single parameter, one per
+/// parameter under a path), or why it could not be read.
+pub type Fetched = Result<Vec<Payload>, Error>;
+
+/// The payloads of every reference and the environment they make, walking the references in
+/// configuration order: for each one, its fetch failure, else its data failure (unusable text,
+/// a key that is no variable name, a duplicate), is the one reported, before anything about a
+/// later reference. The calls run concurrently and finish in any order; the report must not
+/// depend on which finished first, and the reference listed first is the one to fix first.
+pub fn build_in_order(
+    fetched: Vec<Fetched>,
+    inherited: &Vars,
+    policy: &Policy,
+) -> Result<(Vec<Payload>, Built), Error> {
+    let mut payloads = Vec::new();
+    let mut sources = Vec::new();
+    for result in fetched {
+        let found = result.and_then(|found| {
+            let mut entries = Vec::new();
+            for payload in &found {
+                entries.extend(self::entries(payload)?);
+            }
+            Ok((found, entries))
+        });
+        match found {
+            Ok((found, entries)) => {
+                payloads.extend(found);
+                sources.extend(entries);
+            }
+            Err(error) => {
+                // A bad key of an earlier reference is only found by `build`: it comes first.
+                envmap::build(inherited, &sources, policy)?;
+                return Err(error);
+            }
+        }
+    }
+    let built = envmap::build(inherited, &sources, policy)?;
+    Ok((payloads, built))
+}
+
 pub use crate::names::{GCP_JSON_VAR, GCP_PATH_VAR};
 /// A service-account key is about 2.3 KiB; Secrets Manager caps a secret at 64 KiB.
 pub const MAX_GCP_JSON: usize = 64 * 1024;
@@ -429,6 +470,87 @@ mod tests {
         let entries = entries(payload).unwrap().unwrap();
         let (name, value) = &entries.pairs[0];
         (name.clone(), value.expose().to_string(), entries.source)
+    }
+
+    fn secret(id: &str, text: &str) -> Fetched {
+        Ok(vec![Payload::Secret {
+            reference: crate::reference::parse(id).unwrap(),
+            region: "us-east-1".into(),
+            text: Some(text.into()),
+            binary: None,
+            version_id: None,
+            version_stages: Vec::new(),
+            failover: None,
+        }])
+    }
+
+    fn missing(id: &str) -> Fetched {
+        Err(Error::SecretNotFound {
+            secret: id.into(),
+            region: "us-east-1".into(),
+            detail: "ResourceNotFoundException".into(),
+        })
+    }
+
+    /// The kind of error `build_in_order` reports and the reference it names.
+    fn first_failure(fetched: Vec<Fetched>) -> (String, String) {
+        let error = build_in_order(fetched, &Vars::default(), &Policy::default()).unwrap_err();
+        let text = error.to_string();
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .collect();
+        let named = ["one-app", "two-app", "three-app"]
+            .into_iter()
+            .find(|id| words.contains(id))
+            .unwrap_or("none");
+        (error.kind().as_str().to_string(), named.to_string())
+    }
+
+    #[test]
+    fn the_first_reference_in_configuration_order_decides_the_failure() {
+        let cases = [
+            // A data error in the first, the second missing: the data error.
+            (
+                vec![secret("one-app", "not json"), missing("two-app")],
+                ("secret-not-object", "one-app"),
+            ),
+            // The first missing, a data error in the second: the missing one.
+            (
+                vec![missing("one-app"), secret("two-app", "not json")],
+                ("secret-not-found", "one-app"),
+            ),
+            // A key that is no variable name is a data error of the first too.
+            (
+                vec![secret("one-app", r#"{"my-key":"1"}"#), missing("two-app")],
+                ("invalid-key-name", "one-app"),
+            ),
+            // A good first reference does not hide the second's failure.
+            (
+                vec![
+                    secret("one-app", r#"{"K":"1"}"#),
+                    missing("two-app"),
+                    secret("three-app", "x"),
+                ],
+                ("secret-not-found", "two-app"),
+            ),
+        ];
+        for (fetched, (kind, named)) in cases {
+            let (got_kind, got_named) = first_failure(fetched);
+            assert_eq!((got_kind.as_str(), got_named.as_str()), (kind, named));
+        }
+    }
+
+    #[test]
+    fn every_reference_in_order_makes_the_environment() {
+        let fetched = vec![
+            secret("one-app", r#"{"K":"1","A":"a"}"#),
+            secret("two-app", r#"{"K":"2"}"#),
+        ];
+        let (payloads, built) =
+            build_in_order(fetched, &Vars::default(), &Policy::default()).unwrap();
+        assert_eq!(payloads.len(), 2);
+        assert_eq!(built.env.get("K").and_then(|v| v.to_str()), Some("2"));
+        assert_eq!(built.applied, ["K", "A"]);
     }
 
     #[test]

@@ -237,6 +237,18 @@ impl Proxy {
         self.state.lock().unwrap().arrivals.clone()
     }
 
+    /// When each request of `target` (e.g. `secretsmanager.GetSecretValue`) arrived, in order.
+    pub fn arrivals_of(&self, target: &str) -> Vec<Instant> {
+        let state = self.state.lock().unwrap();
+        state
+            .seen
+            .iter()
+            .zip(&state.arrivals)
+            .filter(|(request, _)| request.header("x-amz-target").as_deref() == Some(target))
+            .map(|(_, arrival)| *arrival)
+            .collect()
+    }
+
     /// The bodies of the upstream's answers that were relayed, in order.
     pub fn answers(&self) -> Vec<Vec<u8>> {
         self.state.lock().unwrap().answers.clone()
