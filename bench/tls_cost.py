@@ -37,10 +37,14 @@ SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # so these are the outermost functions that survive in the profiling build).
 PARTS = {
     "CPU-jitter entropy (aws-lc DRBG seed)": r"jent_entropy_collector_alloc|jent_read_entropy",
-    "our trust store: PEM decode + anchor check (tls::Collector::add_pem)":
-        r"shortcut_env::tls::Collector::add_pem",
-    "our trust store: SSL_CERT_DIR's files (tls::Collector::add_dir, incl. their add_pem)":
-        r"shortcut_env::tls::Collector::add_dir",
+    "our trust store: PEM decode + anchor parse (tls::Collector::add_pem, every file read)":
+        r"shortcut_env::(sources::)?tls::Collector::add_pem",
+    "our trust store: SSL_CERT_DIR's listing (tls::Collector::list_dir)":
+        r"shortcut_env::sources::tls::Collector::list_dir",
+    "our trust store: SSL_CERT_DIR's files, read eagerly (tls::Collector::add_dir, incl. add_pem)":
+        r"shortcut_env::(sources::)?tls::Collector::add_dir",
+    "our client: rustls config + hyper client (https::client)":
+        r"shortcut_env::sources::https::client",
     "SDK connector build (its PEM decode + anchor parse)":
         r"aws_smithy_http_client::client::ConnectorBuilder<.*TlsProviderSelected>::build",
     "of which the SDK's PEM decode (rustls_pki_types::pem)": r"rustls_pki_types::pem::read",
