@@ -61,6 +61,21 @@ pub(crate) fn client(
     roots: tls::Roots,
     connect_timeout: Duration,
 ) -> Result<SharedHttpClient, Error> {
+    let client = hyper_client(roots, connect_timeout)?;
+    // One pool for every SDK client, each asking with its own read timeout.
+    Ok(http_client_fn(move |settings, _components| {
+        SharedHttpConnector::new(Https {
+            client: client.clone(),
+            read_timeout: settings.read_timeout(),
+        })
+    }))
+}
+
+/// hyper's client over rustls trusting `roots`, connections abandoned after `connect_timeout`.
+fn hyper_client(
+    roots: tls::Roots,
+    connect_timeout: Duration,
+) -> Result<Client<Connect, SdkBody>, Error> {
     let provider = Arc::new(provider());
     let unusable = |reason: &str| Error::TrustStoreUnusable {
         name: "SSL_CERT_FILE",
@@ -73,6 +88,13 @@ pub(crate) fn client(
         .dangerous()
         .with_custom_certificate_verifier(roots.trust(provider)?)
         .with_no_client_auth();
+    // The SDK's client refused to start a FIPS build on a provider that is not FIPS: so here.
+    #[cfg(feature = "fips")]
+    if !config.fips() {
+        return Err(unusable(
+            "the FIPS build's TLS configuration is not FIPS-approved",
+        ));
+    }
     let mut tcp = TcpConnector::new();
     // The TLS layer speaks `https`; plain `http` (a local endpoint) passes through.
     tcp.enforce_http(false);
@@ -82,23 +104,23 @@ pub(crate) fn client(
         .https_or_http()
         .enable_http1()
         .wrap_connector(tcp);
-    let client = Client::builder(TokioExecutor::new())
+    Ok(Client::builder(TokioExecutor::new())
         // A timer, or hyper cannot expire idle connections.
         .pool_timer(TokioTimer::new())
         .build(WithTimeout {
             inner: tls,
             timeout: connect_timeout,
-        });
-    let connector = SharedHttpConnector::new(Https { client });
-    Ok(http_client_fn(move |_settings, _components| {
-        connector.clone()
-    }))
+        }))
 }
 
 /// The SDK's view of the client: a request in, a response (or a sorted failure) out.
 #[derive(Clone)]
 struct Https {
     client: Client<Connect, SdkBody>,
+    /// How long a request may wait for its answer's head, connection included, as the SDK
+    /// client asking set it: the container-credentials client 5 s, the instance-metadata one
+    /// 1 s; Secrets Manager and SSM set none (their attempt timeout bounds them).
+    read_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Https {
@@ -115,9 +137,19 @@ impl HttpConnector for Https {
                 return HttpConnectorFuture::ready(Err(ConnectorError::user(error.into())));
             }
         };
+        let mut request = request;
+        capture_connection(&mut request);
         let response = self.client.request(request);
+        let read_timeout = self.read_timeout;
         HttpConnectorFuture::new(async move {
-            match response.await {
+            let answered = match read_timeout {
+                Some(limit) => match tokio::time::timeout(limit, response).await {
+                    Ok(answered) => answered,
+                    Err(_) => return Err(ConnectorError::timeout(Box::new(TimedOut::Read(limit)))),
+                },
+                None => response.await,
+            };
+            match answered {
                 Ok(response) => HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                     .map_err(|error| ConnectorError::other(error.into(), None)),
                 Err(error) => Err(sort(error.into())),
@@ -126,17 +158,66 @@ impl HttpConnector for Https {
     }
 }
 
-/// A connection not made within the connect timeout.
-#[derive(Debug)]
-struct ConnectTimedOut(Duration);
+/// Lets the SDK poison the request's connection, so that after a transient failure (a 5xx,
+/// a timeout) its retry goes out on a new connection, perhaps to another host behind the
+/// endpoint, rather than on the same keep-alive one. The SDK's own client does the same.
+fn capture_connection(request: &mut http::Request<SdkBody>) {
+    use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
+    use hyper_util::client::legacy::connect::HttpInfo;
+    let captured = hyper_util::client::legacy::connect::capture_connection(request);
+    let Some(smithy) = request.extensions().get::<CaptureSmithyConnection>() else {
+        return;
+    };
+    smithy.set_connection_retriever(move || {
+        let connected = captured.connection_metadata();
+        let connected = connected.as_ref()?;
+        let mut extras = http::Extensions::new();
+        connected.get_extras(&mut extras);
+        let info = extras.get::<HttpInfo>();
+        let captured = captured.clone();
+        let mut metadata = ConnectionMetadata::builder()
+            .proxied(false)
+            .poison_fn(move || {
+                if let Some(connected) = captured.connection_metadata().as_ref() {
+                    connected.poison();
+                }
+            });
+        metadata
+            .set_local_addr(info.map(HttpInfo::local_addr))
+            .set_remote_addr(info.map(HttpInfo::remote_addr));
+        Some(metadata.build())
+    });
+}
 
-impl std::fmt::Display for ConnectTimedOut {
+/// A connection not made, or an answer not begun, within its timeout.
+#[derive(Debug)]
+enum TimedOut {
+    Connect(Duration),
+    Read(Duration),
+}
+
+impl std::fmt::Display for TimedOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "no connection within {} s", self.0.as_secs_f64())
+        match self {
+            TimedOut::Connect(limit) => {
+                write!(
+                    f,
+                    "HTTP connect timeout occurred after {} s",
+                    limit.as_secs_f64()
+                )
+            }
+            TimedOut::Read(limit) => {
+                write!(
+                    f,
+                    "HTTP read timeout occurred after {} s",
+                    limit.as_secs_f64()
+                )
+            }
+        }
     }
 }
 
-impl std::error::Error for ConnectTimedOut {}
+impl std::error::Error for TimedOut {}
 
 /// A connector whose connections (TCP connect and TLS handshake) are abandoned after
 /// `timeout`, so that a host that accepts and then never answers the handshake is retried
@@ -167,7 +248,7 @@ where
         Box::pin(async move {
             match tokio::time::timeout(timeout, connecting).await {
                 Ok(connected) => connected.map_err(Into::into),
-                Err(_) => Err(Box::new(ConnectTimedOut(timeout)) as BoxError),
+                Err(_) => Err(Box::new(TimedOut::Connect(timeout)) as BoxError),
             }
         })
     }
@@ -183,7 +264,7 @@ fn sort(error: BoxError) -> ConnectorError {
 fn kind(error: &(dyn std::error::Error + 'static)) -> fn(BoxError) -> ConnectorError {
     let chain = || causes(error);
     let has_io = || chain().any(<dyn std::error::Error>::is::<std::io::Error>);
-    if chain().any(<dyn std::error::Error>::is::<ConnectTimedOut>) {
+    if chain().any(<dyn std::error::Error>::is::<TimedOut>) {
         return ConnectorError::timeout;
     }
     if let Some(hyper) = chain().find_map(|e| e.downcast_ref::<hyper::Error>()) {
@@ -221,4 +302,212 @@ fn causes<'a>(
             None => error.source(),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A client trusting the embedded roots, with a 300 ms connect timeout.
+    fn https(read_timeout: Option<Duration>) -> Https {
+        let dir = tempfile::tempdir().unwrap();
+        let nowhere = tls::Sources {
+            system_bundles: vec![dir.path().join("none")],
+            ..tls::Sources::default()
+        };
+        let roots = tls::roots(&nowhere).unwrap();
+        Https {
+            client: hyper_client(roots, Duration::from_millis(300)).unwrap(),
+            read_timeout,
+        }
+    }
+
+    /// What `https` makes of a GET of `url`: the status, or the sorted failure.
+    fn get(https: &Https, url: &str) -> Result<u16, ConnectorError> {
+        let request = http::Request::builder()
+            .uri(url)
+            .body(SdkBody::empty())
+            .unwrap();
+        let request = HttpRequest::try_from(request).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(https.call(request))
+            .map(|response| response.status().as_u16())
+    }
+
+    /// The error with its causes, as the logs show it.
+    fn text(error: &ConnectorError) -> String {
+        aws_smithy_types::error::display::DisplayErrorContext(error).to_string()
+    }
+
+    /// A loopback listener whose every connection `serve` handles, on a thread of its own.
+    fn listener(serve: fn(std::net::TcpStream)) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || serve(stream));
+            }
+        });
+        port
+    }
+
+    /// Reads a request's head, then holds the connection silent for a while.
+    fn silent(mut stream: std::net::TcpStream) {
+        let _ = stream.read(&mut [0; 4096]);
+        std::thread::sleep(Duration::from_secs(5));
+    }
+
+    #[test]
+    fn plain_http_passes_through() {
+        let port = listener(|mut stream| {
+            let _ = stream.read(&mut [0; 4096]);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        });
+        let status = get(&https(None), &format!("http://127.0.0.1:{port}/")).unwrap();
+        assert_eq!(status, 200);
+    }
+
+    #[test]
+    fn a_tls_handshake_that_never_completes_is_a_connect_timeout() {
+        let port = listener(silent);
+        let error = get(&https(None), &format!("https://127.0.0.1:{port}/")).unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+        assert!(text(&error).contains("connect timeout"), "{}", text(&error));
+    }
+
+    #[test]
+    fn an_answer_that_never_comes_is_a_read_timeout_when_one_is_set() {
+        let port = listener(silent);
+        let https = https(Some(Duration::from_millis(300)));
+        let error = get(&https, &format!("http://127.0.0.1:{port}/")).unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+        assert!(text(&error).contains("read timeout"), "{error:?}");
+    }
+
+    #[test]
+    fn a_refused_connection_is_an_io_failure() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let error = get(&https(None), &format!("http://127.0.0.1:{port}/")).unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+    }
+
+    #[test]
+    fn a_connection_closed_before_the_answer_is_a_transient_failure() {
+        let port = listener(|mut stream| {
+            let _ = stream.read(&mut [0; 4096]);
+        });
+        let error = get(&https(None), &format!("http://127.0.0.1:{port}/")).unwrap_err();
+        assert_eq!(
+            error.as_other(),
+            Some(ErrorKind::TransientError),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_an_io_failure_naming_the_issuer() {
+        // A TLS server whose certificate no root of the client holds.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut tls = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+                let _ = tls.complete_io(&mut stream);
+            }
+        });
+        let error = get(&https(None), &format!("https://127.0.0.1:{port}/")).unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+        assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
+    }
+
+    /// A keep-alive HTTP server answering 200 to every request; returns its port and a count
+    /// of the connections it accepted.
+    fn keep_alive() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::BufRead;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        if line == "\r\n" {
+                            let _ =
+                                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    /// Two GETs on one runtime; the first one's connection poisoned through the SDK's
+    /// capture when `poison`. Returns how many connections the server accepted.
+    fn connections_for_two_requests(poison: bool) -> usize {
+        use aws_smithy_runtime_api::client::connection::CaptureSmithyConnection;
+        let (port, accepted) = keep_alive();
+        let https = https(None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            let capture = CaptureSmithyConnection::new();
+            let mut request = http::Request::builder()
+                .uri(format!("http://127.0.0.1:{port}/"))
+                .body(SdkBody::empty())
+                .unwrap();
+            request.extensions_mut().insert(capture.clone());
+            let request = HttpRequest::try_from(request).unwrap();
+            let response = runtime.block_on(https.call(request)).unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let connection = capture.get().expect("the connection is captured");
+            assert!(connection.remote_addr().is_some());
+            if poison {
+                connection.poison();
+            }
+        }
+        accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_poisoned_connection_is_not_reused() {
+        assert_eq!(
+            connections_for_two_requests(false),
+            1,
+            "keep-alive reuses it"
+        );
+        assert_eq!(connections_for_two_requests(true), 2);
+    }
 }

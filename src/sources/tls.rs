@@ -103,7 +103,11 @@ impl Roots {
         });
         Ok(Arc::new(Trust {
             provider,
-            state: Mutex::new(State { verifier, unread }),
+            state: Mutex::new(State {
+                verifier,
+                unread,
+                notes: None,
+            }),
         }))
     }
 }
@@ -144,6 +148,9 @@ pub(crate) struct Trust {
 struct State {
     verifier: Arc<WebPkiServerVerifier>,
     unread: Option<Unread>,
+    /// What reading the `SSL_CERT_DIR` files met that may explain a refusal: a file too large,
+    /// files that could not be read, a directory without a certificate.
+    notes: Option<Arc<str>>,
 }
 
 /// What the `SSL_CERT_DIR` files are added to when read.
@@ -166,20 +173,59 @@ impl Trust {
         }
     }
 
-    /// Reads the `SSL_CERT_DIR` files, if not done yet, and returns the check with them added.
-    fn with_dirs(&self) -> Option<Arc<WebPkiServerVerifier>> {
+    /// The check with the `SSL_CERT_DIR` files added (read now if not yet), and what reading
+    /// them met; `None` when there are none, or `used` already had them.
+    fn with_dirs(
+        &self,
+        used: &Arc<WebPkiServerVerifier>,
+    ) -> Option<(Arc<WebPkiServerVerifier>, Option<Arc<str>>)> {
         let mut state = self.state.lock().ok()?;
-        let Unread { mut held, dirs } = state.unread.take()?;
-        for listing in &dirs {
-            listing.read_into(&mut held);
+        if let Some(Unread { mut held, dirs }) = state.unread.take() {
+            let notes: Vec<String> = dirs
+                .iter()
+                .filter_map(|listing| listing.read_into(&mut held))
+                .collect();
+            state.notes = (!notes.is_empty()).then(|| notes.join("; ").into());
+            if let Ok(verifier) = verifier(&held.store, &self.provider) {
+                state.verifier = verifier;
+            }
         }
-        let verifier = verifier(&held.store, &self.provider).ok()?;
-        state.verifier = Arc::clone(&verifier);
-        Some(verifier)
+        // Another connection may have read them since `used` was taken.
+        (!Arc::ptr_eq(&state.verifier, used) || state.notes.is_some())
+            .then(|| (Arc::clone(&state.verifier), state.notes.clone()))
     }
 }
 
+/// A refusal, with what reading `SSL_CERT_DIR` met (rustls shows it through `Debug`).
+struct Refusal {
+    error: CertificateError,
+    notes: Arc<str>,
+}
+
+impl std::fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}, and SSL_CERT_DIR did not help: {}",
+            self.error, self.notes
+        )
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 impl ServerCertVerifier for Trust {
+    /// rustls' check against the roots held; when it fails on the chain (not on the name: a
+    /// certificate for another host is refused whatever the roots), once more with the
+    /// `SSL_CERT_DIR` files. Not only on `UnknownIssuer`: webpki reports the most specific
+    /// error of the paths it tried, so an expired cross-signature or a rotated CA of the same
+    /// name in the roots held would hide the issuer the directory holds.
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -191,16 +237,25 @@ impl ServerCertVerifier for Trust {
         let verify = |verifier: &WebPkiServerVerifier| {
             verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
         };
-        match verify(&self.current()) {
-            Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
-                match self.with_dirs() {
-                    Some(verifier) => verify(&verifier),
-                    None => Err(rustls::Error::InvalidCertificate(
-                        CertificateError::UnknownIssuer,
-                    )),
-                }
+        let used = self.current();
+        let refused = match verify(&used) {
+            Err(rustls::Error::InvalidCertificate(
+                error @ (CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. }),
+            )) => return Err(rustls::Error::InvalidCertificate(error)),
+            Err(rustls::Error::InvalidCertificate(error)) => error,
+            accepted => return accepted,
+        };
+        let Some((verifier, notes)) = self.with_dirs(&used) else {
+            return Err(rustls::Error::InvalidCertificate(refused));
+        };
+        match (verify(&verifier), notes) {
+            (Err(rustls::Error::InvalidCertificate(error)), Some(notes)) => {
+                Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                    rustls::OtherError(Arc::new(Refusal { error, notes })),
+                )))
             }
-            verified => verified,
+            (again, _) => again,
         }
     }
 
@@ -376,98 +431,108 @@ impl Collector {
         found
     }
 
-    /// Lists the regular files of `dir` (not recursively) to read later, within
-    /// [`MAX_DIR_ENTRIES`] and [`MAX_DIR_BYTES`]; files already read are left out. Entries
-    /// that are not regular files, or are empty (a file of `/proc` says it is), are skipped, as
-    /// OpenSSL would; one too large is an error, and so is a directory without a file.
+    /// Lists the entries of `dir` (not recursively) that may be certificate files, to read
+    /// on first need, within [`MAX_DIR_ENTRIES`]: an error when it is not a readable directory
+    /// or holds no such entry.
     ///
-    /// A system call costs about 2 µs on a small VM, and `/etc/ssl/certs` holds about 300
-    /// entries, so each is looked up relative to the directory (no walk of its path): one
-    /// `fstatat` an entry, none of them opened.
-    fn list_dir(&mut self, dir: &Path) -> Result<Listing, String> {
-        use nix::fcntl::{AtFlags, OFlag};
-        use nix::sys::stat::{SFlag, fstatat};
-        let unreadable = "it is not a readable directory";
-        let entries = std::fs::read_dir(dir).map_err(|_| unreadable)?;
-        let at = File::options()
-            .read(true)
-            .custom_flags((OFlag::O_DIRECTORY | OFlag::O_NONBLOCK).bits())
-            .open(dir)
-            .map_err(|_| unreadable)?;
-        let mut listing = Listing {
-            dir: dir.to_path_buf(),
-            files: Vec::new(),
-        };
-        let mut found = 0;
-        let mut budget = MAX_DIR_BYTES;
+    /// Only the directory is read (its entry types come with the names): a system call costs
+    /// about 2 µs on a small VM, and a `stat` of each of `/etc/ssl/certs`'s ~300 entries (most
+    /// of them symlinks to resolve) cost a fifth of a start.
+    fn list_dir(dir: &Path) -> Result<Listing, String> {
+        let entries = std::fs::read_dir(dir).map_err(|_| "it is not a readable directory")?;
+        let mut names = Vec::new();
         for (n, entry) in entries.enumerate() {
             if n >= MAX_DIR_ENTRIES {
                 return Err(format!("it has more than {MAX_DIR_ENTRIES} entries"));
             }
             let Ok(entry) = entry else { continue };
-            let name = entry.file_name();
-            // Follows symlinks (`openssl rehash` makes them).
-            let Ok(stat) = fstatat(&at, name.as_os_str(), AtFlags::empty()) else {
-                continue;
-            };
-            let size = u64::try_from(stat.st_size).unwrap_or(0);
-            if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG
-                || size == 0
-            {
-                continue;
+            // A file, a symlink (`openssl rehash` makes them), or unknown to this file system.
+            if entry.file_type().is_ok_and(|kind| !kind.is_dir()) {
+                names.push(entry.file_name());
             }
-            found += 1;
-            #[allow(clippy::unnecessary_cast)] // dev_t and ino_t are u64 on Linux, not elsewhere
-            if !self.files.insert((stat.st_dev as u64, stat.st_ino as u64)) {
-                // Read already, from this directory or elsewhere (the system bundle).
-                continue;
-            }
-            if size > MAX_FILE_BYTES {
-                return Err(format!(
-                    "{} is larger than {} MiB",
-                    dir.join(&name).display(),
-                    MAX_FILE_BYTES >> 20
-                ));
-            }
-            budget = budget
-                .checked_sub(size)
-                .ok_or_else(|| format!("its files hold more than {} MiB", MAX_DIR_BYTES >> 20))?;
-            listing.files.push((name, size));
         }
-        if found == 0 {
-            return Err("it holds no certificate file".into());
+        if names.is_empty() {
+            return Err("it holds no file".into());
         }
-        Ok(listing)
+        Ok(Listing {
+            dir: dir.to_path_buf(),
+            names,
+        })
     }
 }
 
-/// The files of one `SSL_CERT_DIR` directory, listed at start, with the size the listing saw.
+/// The entries of one `SSL_CERT_DIR` directory, listed at start.
 struct Listing {
     dir: PathBuf,
-    files: Vec<(OsString, u64)>,
+    names: Vec<OsString>,
 }
 
 impl Listing {
-    /// Reads the listed files into `held`: open, one read of the size listed, close each.
-    /// A file that is gone or unreadable by now is skipped; one that grew is read as listed.
-    fn read_into(&self, held: &mut Collector) {
-        use nix::fcntl::{OFlag, openat};
-        use nix::sys::stat::Mode;
+    /// Reads the listed files into `held`, within [`MAX_FILE_BYTES`] a file and
+    /// [`MAX_DIR_BYTES`] in all; returns what it met that may explain a refusal.
+    ///
+    /// Entries that are not regular files, are empty (a file of `/proc` says it is) or were
+    /// read already (the same inode: the system bundle, another directory) are skipped, as
+    /// OpenSSL would; a new file costs four calls: stat, open, one read of the size the stat
+    /// gave, close. A file that grew since is read as it was.
+    fn read_into(&self, held: &mut Collector) -> Option<String> {
+        use nix::fcntl::{AtFlags, OFlag, openat};
+        use nix::sys::stat::{Mode, SFlag, fstatat};
+        let shown = self.dir.display();
         let Ok(at) = File::options()
             .read(true)
             .custom_flags((OFlag::O_DIRECTORY | OFlag::O_NONBLOCK).bits())
             .open(&self.dir)
         else {
-            return;
+            return Some(format!("{shown} is not a readable directory"));
         };
         let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-        for (name, size) in &self.files {
-            if let Ok(fd) = openat(&at, name.as_os_str(), flags, Mode::empty())
-                && let Ok(text) = read_bounded(File::from(fd), *size, MAX_FILE_BYTES)
+        let (before, mut budget, mut unreadable) = (held.store.len(), MAX_DIR_BYTES, 0);
+        let mut notes = Vec::new();
+        for name in &self.names {
+            let Ok(stat) = fstatat(&at, name.as_os_str(), AtFlags::empty()) else {
+                continue;
+            };
+            let size = u64::try_from(stat.st_size).unwrap_or(0);
+            #[allow(clippy::unnecessary_cast)] // dev_t and ino_t are u64 on Linux, not elsewhere
+            let inode = (stat.st_dev as u64, stat.st_ino as u64);
+            if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG
+                || size == 0
+                || held.files.contains(&inode)
             {
-                held.add_pem(&text);
+                continue;
+            }
+            if size > MAX_FILE_BYTES.min(budget) {
+                notes.push(if size > MAX_FILE_BYTES {
+                    format!(
+                        "{} is larger than {} MiB",
+                        self.dir.join(name).display(),
+                        MAX_FILE_BYTES >> 20
+                    )
+                } else {
+                    format!("{shown}'s files hold more than {} MiB", MAX_DIR_BYTES >> 20)
+                });
+                continue;
+            }
+            held.files.insert(inode);
+            match openat(&at, name.as_os_str(), flags, Mode::empty())
+                .map_err(|_| Unreadable::Io)
+                .and_then(|fd| read_bounded(File::from(fd), size, MAX_FILE_BYTES))
+            {
+                Ok(text) => {
+                    budget -= text.len() as u64;
+                    held.add_pem(&text);
+                }
+                Err(_) => unreadable += 1,
             }
         }
+        if unreadable > 0 {
+            notes.push(format!("{unreadable} of {shown}'s files could not be read"));
+        }
+        if held.store.len() == before && notes.is_empty() {
+            notes.push(format!("{shown} holds no new certificate"));
+        }
+        (!notes.is_empty()).then(|| notes.join(", "))
     }
 }
 
@@ -560,7 +625,7 @@ fn system_roots(sources: &Sources, out: &mut Collector) {
     }
     for dir in &sources.system_dirs {
         // A broken system directory is no reason to fail: the embedded roots take over.
-        if let Ok(listing) = out.list_dir(dir) {
+        if let Ok(listing) = Collector::list_dir(dir) {
             listing.read_into(out);
         }
     }
@@ -604,10 +669,8 @@ pub(crate) fn roots(sources: &Sources) -> Result<Roots, Error> {
     }
     let mut unread = Vec::new();
     for dir in &sources.cert_dirs {
-        unread.push(
-            out.list_dir(dir)
-                .map_err(|reason| invalid("SSL_CERT_DIR", dir, reason))?,
-        );
+        unread
+            .push(Collector::list_dir(dir).map_err(|reason| invalid("SSL_CERT_DIR", dir, reason))?);
     }
     Ok(Roots {
         base,
@@ -740,16 +803,110 @@ mod tests {
         let roots = roots(&sources).unwrap();
         assert!(!holds(roots.store(), "lazy dir CA"));
         assert_eq!(roots.unread.len(), 1);
-        assert_eq!(
-            roots.unread[0].files.len(),
-            1,
-            "the empty file is not listed"
-        );
         let Roots {
             mut held, unread, ..
         } = roots;
-        unread[0].read_into(&mut held);
+        // The empty file is skipped without a note.
+        assert_eq!(unread[0].read_into(&mut held), None);
         assert!(holds(&held.store, "lazy dir CA"));
+    }
+
+    #[test]
+    fn what_an_ssl_cert_dir_read_met_is_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("readme.txt"), "no certificate here").unwrap();
+        std::fs::File::create(dir.path().join("huge.pem"))
+            .unwrap()
+            .set_len(MAX_FILE_BYTES + 1)
+            .unwrap();
+        let listing = Collector::list_dir(dir.path()).unwrap();
+        let note = listing.read_into(&mut Collector::default()).unwrap();
+        assert!(note.contains("huge.pem is larger than 4 MiB"), "{note}");
+        std::fs::remove_file(dir.path().join("huge.pem")).unwrap();
+        let note = listing.read_into(&mut Collector::default()).unwrap();
+        assert!(note.ends_with("holds no new certificate"), "{note}");
+    }
+
+    /// A leaf certificate for `host` from a new CA the roots do not hold: `(leaf, CA PEM)`.
+    fn leaf_of_a_new_ca(host: &str) -> (CertificateDer<'static>, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "dir-only CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec![host.to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        (leaf.der().clone(), ca_cert.pem())
+    }
+
+    fn verify(trust: &Trust, leaf: &CertificateDer<'_>, host: &str) -> Result<(), rustls::Error> {
+        let name = ServerName::try_from(host.to_string()).unwrap();
+        trust
+            .verify_server_cert(leaf, &[], &name, &[], UnixTime::now())
+            .map(|_| ())
+    }
+
+    fn trust_of(sources: &Sources) -> Arc<Trust> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        roots(sources).unwrap().trust(provider).unwrap()
+    }
+
+    #[test]
+    fn the_trust_reads_ssl_cert_dir_once_on_first_need_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (leaf, ca) = leaf_of_a_new_ca("sm.example.test");
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("ca.pem"), ca).unwrap();
+        let mut sources = nowhere(dir.path());
+        sources.cert_dirs = vec![certs.clone()];
+        let trust = trust_of(&sources);
+        verify(&trust, &leaf, "sm.example.test").unwrap();
+        // Read once: gone from the directory, still trusted.
+        std::fs::remove_file(certs.join("ca.pem")).unwrap();
+        verify(&trust, &leaf, "sm.example.test").unwrap();
+        // Another host's name is refused whatever the roots.
+        let refused = verify(&trust, &leaf, "other.example.test").unwrap_err();
+        assert!(
+            refused.to_string().contains("not valid for name"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_what_ssl_cert_dir_met() {
+        let dir = tempfile::tempdir().unwrap();
+        let (leaf, _ca) = leaf_of_a_new_ca("sm.example.test");
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("readme.txt"), "not a certificate").unwrap();
+        let mut sources = nowhere(dir.path());
+        sources.cert_dirs = vec![certs];
+        let trust = trust_of(&sources);
+        for _ in 0..2 {
+            let refused = verify(&trust, &leaf, "sm.example.test").unwrap_err();
+            let text = refused.to_string();
+            assert!(text.contains("UnknownIssuer"), "{text}");
+            assert!(text.contains("SSL_CERT_DIR did not help"), "{text}");
+            assert!(text.contains("holds no new certificate"), "{text}");
+        }
+    }
+
+    #[test]
+    fn without_ssl_cert_dir_an_unknown_issuer_is_refused_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let (leaf, _ca) = leaf_of_a_new_ca("sm.example.test");
+        let trust = trust_of(&nowhere(dir.path()));
+        let refused = verify(&trust, &leaf, "sm.example.test").unwrap_err();
+        assert_eq!(
+            refused,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)
+        );
     }
 
     #[test]
@@ -843,8 +1000,13 @@ mod tests {
         sources.cert_dirs = vec![dir.path().to_path_buf()];
         let roots = roots(&sources).unwrap();
         assert_eq!((roots.store().len(), roots.private), (2, 0));
-        // Both files of the directory were read already: nothing is left to read.
-        assert!(roots.unread[0].files.is_empty());
+        // Both files of the directory were read already: reading it adds nothing.
+        let Roots {
+            mut held, unread, ..
+        } = roots;
+        let note = unread[0].read_into(&mut held).unwrap();
+        assert!(note.ends_with("holds no new certificate"), "{note}");
+        assert_eq!(held.store.len(), 2);
     }
 
     #[test]

@@ -1116,7 +1116,7 @@ cases! {
     dir_json_log: guide().env("SHORTCUT_ENV_CREDENTIALS_DIR", "/dev/null").fails(73).offline().json();
 
     tls_cert_file_dev_zero: guide().env("SSL_CERT_FILE", "/dev/zero").fails(78);
-    tls_cert_dir_proc_self: guide().env("SSL_CERT_DIR", "/proc/self").fails(78);
+    tls_cert_dir_dev_null: guide().env("SSL_CERT_DIR", "/dev/null").fails(78);
     tls_ca_bundle_missing: guide().env("AWS_CA_BUNDLE", "/no/such/ca.pem").fails(78);
     tls_ca_bundle_dev_zero: guide().env("AWS_CA_BUNDLE", "/dev/zero").fails(78);
 }

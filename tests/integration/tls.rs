@@ -314,9 +314,39 @@ fn a_huge_ssl_cert_file_is_refused_unread() {
     unusable_trust("SSL_CERT_FILE", &huge).stderr_has("larger than");
 }
 
+/// A run against the HTTPS endpoint whose CA only `SSL_CERT_DIR=dir` could hold: refused,
+/// quickly, the error saying what reading the directory met.
+fn refused_through_ssl_cert_dir(dir: &Path) -> Outcome {
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    run.env("SSL_CERT_DIR", dir)
+        .env("SHORTCUT_ENV_TIMEOUT", "3");
+    let outcome = run.command(&["/usr/bin/env"]).run();
+    outcome
+        .fails(69)
+        .stderr_has("SSL_CERT_DIR did not help")
+        .stderr_lacks(MARKER)
+        .within(std::time::Duration::from_secs(20));
+    assert_eq!(endpoint.requests(), 0, "no request may pass a refused TLS");
+    outcome
+}
+
 #[test]
-fn ssl_cert_dir_naming_proc_self_fails_instead_of_exhausting_memory() {
-    unusable_trust("SSL_CERT_DIR", Path::new("/proc/self"));
+fn ssl_cert_dir_naming_proc_self_is_read_within_bounds_and_refused() {
+    // Its files say they are empty (and some are endless): skipped, nothing exhausted.
+    refused_through_ssl_cert_dir(Path::new("/proc/self")).stderr_has("/proc/self");
+}
+
+#[test]
+fn an_empty_ssl_cert_dir_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    unusable_trust("SSL_CERT_DIR", dir.path()).stderr_has("holds no file");
+}
+
+#[test]
+fn ssl_cert_dir_naming_a_file_is_a_configuration_error() {
+    unusable_trust("SSL_CERT_DIR", Path::new("/dev/null")).stderr_has("not a readable directory");
 }
 
 #[test]
@@ -325,13 +355,33 @@ fn ssl_cert_file_naming_an_endless_proc_file_is_refused() {
 }
 
 #[test]
-fn a_huge_file_in_ssl_cert_dir_is_refused_unread() {
+fn a_huge_file_in_ssl_cert_dir_is_skipped_unread_and_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::File::create(dir.path().join("huge.pem"))
         .unwrap()
         .set_len(64 << 30)
         .unwrap();
-    unusable_trust("SSL_CERT_DIR", dir.path()).stderr_has("huge.pem is larger than");
+    refused_through_ssl_cert_dir(dir.path()).stderr_has("huge.pem is larger than 4 MiB");
+}
+
+#[test]
+fn an_ssl_cert_dir_not_needed_is_not_read() {
+    // The CA is trusted through SSL_CERT_FILE; the directory's only file is a FIFO no one
+    // writes to and a huge file: read, either would show (a hang, a refusal).
+    let endpoint = HttpsEndpoint::start(moto().port);
+    let secret = seed_text(&guide_secret());
+    let mut run = Run::aws(&endpoint.url(), &secret.name);
+    let ca = endpoint.write_ca(run.temp.path());
+    let dir = run.path("certs");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::File::create(dir.join("huge.pem"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    run.env("SSL_CERT_FILE", &ca).env("SSL_CERT_DIR", &dir);
+    let (outcome, env) = run.env_seen();
+    outcome.code(0).stderr_lacks("SSL_CERT_DIR");
+    assert_eq!(env["MILVUS_HOST"], "milvus.internal");
 }
 
 #[test]

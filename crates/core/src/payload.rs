@@ -472,6 +472,10 @@ mod tests {
         (name.clone(), value.expose().to_string(), entries.source)
     }
 
+    #[allow(
+        clippy::unnecessary_wraps,
+        reason = "a fetched result, as the tests' lists hold"
+    )]
     fn secret(id: &str, text: &str) -> Fetched {
         Ok(vec![Payload::Secret {
             reference: crate::reference::parse(id).unwrap(),
