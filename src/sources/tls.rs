@@ -16,18 +16,18 @@
 //! system bundle) is not read again, and a certificate already held is recognised by its
 //! base64 text and dropped undecoded.
 //!
-//! `SSL_CERT_DIR` is listed at start but its files are read only when a server's certificate
-//! chains to none of the other roots, as OpenSSL reads it only when it looks an issuer up: a
-//! directory like `/etc/ssl/certs` holds ~150 files, and opening and reading them cost more
-//! than the rest of a start's trust store (bench/README.md). Its listing is still checked at
-//! start, so that a directory that cannot be listed, holds a file too large, or holds no file
-//! at all, fails at once (78).
+//! `SSL_CERT_DIR` is listed at start but its files are read (all of them, once a run) only
+//! when a server's certificate does not chain to the other roots, as OpenSSL too reads it only
+//! when it looks an issuer up: `/etc/ssl/certs` holds ~300 entries, and a stat and a read of
+//! each cost a quarter of a start (bench/README.md). A directory that cannot be listed, or
+//! holds no file, fails at once (78); what reading it met (a file too large, files that could
+//! not be read, no new certificate) is in the error of a refused certificate (69).
 //!
 //! Every read is bounded ([`MAX_FILE_BYTES`], [`MAX_DIR_BYTES`], [`MAX_DIR_ENTRIES`]) and only
-//! regular files are read, opened without blocking: `SSL_CERT_DIR=/proc/self` or a FIFO as
-//! `SSL_CERT_FILE` fails at once instead of exhausting memory or hanging. A variable that names
-//! something unreadable, too large, or no certificate at all, is a configuration error (78)
-//! naming the variable, rather than a silently ignored one.
+//! regular files are read, opened without blocking: a FIFO as `SSL_CERT_FILE` or in
+//! `SSL_CERT_DIR`, or `SSL_CERT_DIR=/proc/self`, never hangs or exhausts memory. A file
+//! variable that names something unreadable, too large, or no certificate at all, is a
+//! configuration error (78) naming the variable, rather than a silently ignored one.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
