@@ -51,31 +51,47 @@ fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-/// The HTTP client every SDK client of the run uses: one connection pool, trusting `roots`,
-/// each connection (TCP and TLS handshake) given at most `connect_timeout`.
+/// The HTTP client every SDK client of the run uses, trusting `roots`: one TLS configuration,
+/// and one connection pool for each connect timeout asked for.
 ///
-/// The SDK asks its HTTP client for a connector for every distinct set of timeouts it meets
-/// (three in a start); one serves them all, the attempt and operation timeouts being the
-/// SDK's own, around the call.
+/// The SDK asks for a connector at every attempt, with the timeouts of the client asking:
+/// Secrets Manager and SSM ask for `connect_timeout` (ours), the container-credentials client
+/// for 2 s, the instance-metadata one for 1 s; a connection gets the shorter of what was asked
+/// and `connect_timeout`. The read timeout asked for (5 s and 1 s for those two; none for
+/// Secrets Manager and SSM, whose attempt timeout bounds them) applies to each request.
 pub(crate) fn client(
     roots: tls::Roots,
     connect_timeout: Duration,
 ) -> Result<SharedHttpClient, Error> {
-    let client = hyper_client(roots, connect_timeout)?;
-    // One pool for every SDK client, each asking with its own read timeout.
+    let tls = connector(roots)?;
+    let pools: std::sync::Mutex<Vec<(Duration, Client<Connect, SdkBody>)>> =
+        std::sync::Mutex::default();
     Ok(http_client_fn(move |settings, _components| {
+        let timeout = settings
+            .connect_timeout()
+            .map_or(connect_timeout, |asked| asked.min(connect_timeout));
+        let client = match pools.lock() {
+            Ok(mut pools) => {
+                if let Some((_, client)) = pools.iter().find(|(t, _)| *t == timeout) {
+                    client.clone()
+                } else {
+                    let client = pool(&tls, timeout);
+                    pools.push((timeout, client.clone()));
+                    client
+                }
+            }
+            // Poisoned: a client of its own for this request.
+            Err(_) => pool(&tls, timeout),
+        };
         SharedHttpConnector::new(Https {
-            client: client.clone(),
+            client,
             read_timeout: settings.read_timeout(),
         })
     }))
 }
 
-/// hyper's client over rustls trusting `roots`, connections abandoned after `connect_timeout`.
-fn hyper_client(
-    roots: tls::Roots,
-    connect_timeout: Duration,
-) -> Result<Client<Connect, SdkBody>, Error> {
+/// TLS over TCP for hyper, trusting `roots`; plain `http` passes through.
+fn connector(roots: tls::Roots) -> Result<hyper_rustls::HttpsConnector<TcpConnector>, Error> {
     let provider = Arc::new(provider());
     let unusable = |reason: &str| Error::TrustStoreUnusable {
         name: "SSL_CERT_FILE",
@@ -99,18 +115,25 @@ fn hyper_client(
     // The TLS layer speaks `https`; plain `http` (a local endpoint) passes through.
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
-    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(tcp);
-    Ok(Client::builder(TokioExecutor::new())
+        .wrap_connector(tcp))
+}
+
+/// A connection pool over `tls`, each connection (TCP and TLS handshake) given `timeout`.
+fn pool(
+    tls: &hyper_rustls::HttpsConnector<TcpConnector>,
+    timeout: Duration,
+) -> Client<Connect, SdkBody> {
+    Client::builder(TokioExecutor::new())
         // A timer, or hyper cannot expire idle connections.
         .pool_timer(TokioTimer::new())
         .build(WithTimeout {
-            inner: tls,
-            timeout: connect_timeout,
-        }))
+            inner: tls.clone(),
+            timeout,
+        })
 }
 
 /// The SDK's view of the client: a request in, a response (or a sorted failure) out.
@@ -312,6 +335,10 @@ mod tests {
 
     /// A client trusting the embedded roots, with a 300 ms connect timeout.
     fn https(read_timeout: Option<Duration>) -> Https {
+        https_with(Duration::from_millis(300), read_timeout)
+    }
+
+    fn https_with(connect_timeout: Duration, read_timeout: Option<Duration>) -> Https {
         let dir = tempfile::tempdir().unwrap();
         let nowhere = tls::Sources {
             system_bundles: vec![dir.path().join("none")],
@@ -319,7 +346,7 @@ mod tests {
         };
         let roots = tls::roots(&nowhere).unwrap();
         Https {
-            client: hyper_client(roots, Duration::from_millis(300)).unwrap(),
+            client: pool(&connector(roots).unwrap(), connect_timeout),
             read_timeout,
         }
     }
@@ -383,7 +410,8 @@ mod tests {
     #[test]
     fn an_answer_that_never_comes_is_a_read_timeout_when_one_is_set() {
         let port = listener(silent);
-        let https = https(Some(Duration::from_millis(300)));
+        // A connect timeout far from the read timeout: only the read timeout can fire.
+        let https = https_with(Duration::from_secs(10), Some(Duration::from_millis(300)));
         let error = get(&https, &format!("http://127.0.0.1:{port}/")).unwrap_err();
         assert!(error.is_timeout(), "{error:?}");
         assert!(text(&error).contains("read timeout"), "{error:?}");
@@ -444,17 +472,13 @@ mod tests {
         assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
     }
 
-    /// A keep-alive HTTP server answering 200 to every request; returns its port and a count
-    /// of the connections it accepted.
-    fn keep_alive() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    /// A keep-alive HTTP server answering 200 to every request; returns its port.
+    fn keep_alive() -> u16 {
         use std::io::BufRead;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = Arc::clone(&accepted);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 std::thread::spawn(move || {
                     let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
                     let mut stream = stream;
@@ -469,19 +493,22 @@ mod tests {
                 });
             }
         });
-        (port, accepted)
+        port
     }
 
     /// Two GETs on one runtime; the first one's connection poisoned through the SDK's
-    /// capture when `poison`. Returns how many connections the server accepted.
-    fn connections_for_two_requests(poison: bool) -> usize {
+    /// capture when `poison`. Returns whether the second went out on the first's connection
+    /// (the same local address; a count of accepted connections would race with hyper's
+    /// background connects).
+    fn second_request_reuses_the_connection(poison: bool) -> bool {
         use aws_smithy_runtime_api::client::connection::CaptureSmithyConnection;
-        let (port, accepted) = keep_alive();
+        let port = keep_alive();
         let https = https(None);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        let mut local = Vec::new();
         for _ in 0..2 {
             let capture = CaptureSmithyConnection::new();
             let mut request = http::Request::builder()
@@ -493,21 +520,20 @@ mod tests {
             let response = runtime.block_on(https.call(request)).unwrap();
             assert_eq!(response.status().as_u16(), 200);
             let connection = capture.get().expect("the connection is captured");
-            assert!(connection.remote_addr().is_some());
+            local.push(connection.local_addr().expect("its address is known"));
             if poison {
                 connection.poison();
             }
         }
-        accepted.load(std::sync::atomic::Ordering::SeqCst)
+        local[0] == local[1]
     }
 
     #[test]
     fn a_poisoned_connection_is_not_reused() {
-        assert_eq!(
-            connections_for_two_requests(false),
-            1,
+        assert!(
+            second_request_reuses_the_connection(false),
             "keep-alive reuses it"
         );
-        assert_eq!(connections_for_two_requests(true), 2);
+        assert!(!second_request_reuses_the_connection(true));
     }
 }

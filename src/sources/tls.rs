@@ -173,13 +173,12 @@ impl Trust {
         }
     }
 
-    /// The check with the `SSL_CERT_DIR` files added (read now if not yet), and what reading
-    /// them met; `None` when there are none, or `used` already had them.
-    fn with_dirs(
-        &self,
-        used: &Arc<WebPkiServerVerifier>,
-    ) -> Option<(Arc<WebPkiServerVerifier>, Option<Arc<str>>)> {
-        let mut state = self.state.lock().ok()?;
+    /// What the `SSL_CERT_DIR` files add to a check that `used` refused: the check with them
+    /// (read now if not yet), unless `used` had them already, and what reading them met.
+    fn with_dirs(&self, used: &Arc<WebPkiServerVerifier>) -> Help {
+        let Ok(mut state) = self.state.lock() else {
+            return Help::default();
+        };
         if let Some(Unread { mut held, dirs }) = state.unread.take() {
             let notes: Vec<String> = dirs
                 .iter()
@@ -190,10 +189,19 @@ impl Trust {
                 state.verifier = verifier;
             }
         }
-        // Another connection may have read them since `used` was taken.
-        (!Arc::ptr_eq(&state.verifier, used) || state.notes.is_some())
-            .then(|| (Arc::clone(&state.verifier), state.notes.clone()))
+        Help {
+            // Read now, or by another connection since `used` was taken.
+            verifier: (!Arc::ptr_eq(&state.verifier, used)).then(|| Arc::clone(&state.verifier)),
+            notes: state.notes.clone(),
+        }
     }
+}
+
+/// See [`Trust::with_dirs`].
+#[derive(Default)]
+struct Help {
+    verifier: Option<Arc<WebPkiServerVerifier>>,
+    notes: Option<Arc<str>>,
 }
 
 /// A refusal, with what reading `SSL_CERT_DIR` met (rustls shows it through `Debug`).
@@ -206,7 +214,7 @@ impl std::fmt::Debug for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:?}, and SSL_CERT_DIR did not help: {}",
+            "{}, and SSL_CERT_DIR did not help: {}",
             self.error, self.notes
         )
     }
@@ -246,17 +254,20 @@ impl ServerCertVerifier for Trust {
             Err(rustls::Error::InvalidCertificate(error)) => error,
             accepted => return accepted,
         };
-        let Some((verifier, notes)) = self.with_dirs(&used) else {
-            return Err(rustls::Error::InvalidCertificate(refused));
+        let help = self.with_dirs(&used);
+        let error = match help.verifier {
+            Some(verifier) => match verify(&verifier) {
+                Err(rustls::Error::InvalidCertificate(error)) => error,
+                other => return other,
+            },
+            None => refused,
         };
-        match (verify(&verifier), notes) {
-            (Err(rustls::Error::InvalidCertificate(error)), Some(notes)) => {
-                Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                    rustls::OtherError(Arc::new(Refusal { error, notes })),
-                )))
+        Err(rustls::Error::InvalidCertificate(match help.notes {
+            Some(notes) => {
+                CertificateError::Other(rustls::OtherError(Arc::new(Refusal { error, notes })))
             }
-            (again, _) => again,
-        }
+            None => error,
+        }))
     }
 
     fn verify_tls12_signature(
@@ -387,7 +398,7 @@ impl Collector {
     fn read(&mut self, path: &Path, cap: u64) -> Result<Option<Vec<u8>>, Unreadable> {
         let file = File::options()
             .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .custom_flags((nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY).bits())
             .open(path)
             .map_err(|_| Unreadable::Io)?;
         let meta = file.metadata().map_err(|_| Unreadable::Io)?;
@@ -435,9 +446,10 @@ impl Collector {
     /// on first need, within [`MAX_DIR_ENTRIES`]: an error when it is not a readable directory
     /// or holds no such entry.
     ///
-    /// Only the directory is read (its entry types come with the names): a system call costs
-    /// about 2 µs on a small VM, and a `stat` of each of `/etc/ssl/certs`'s ~300 entries (most
-    /// of them symlinks to resolve) cost a fifth of a start.
+    /// Only the directory is read (its entry types come with the names, on the file systems
+    /// that give them: ext4, XFS, btrfs, tmpfs, overlayfs; elsewhere std looks each entry up):
+    /// a system call costs about 2 µs on a small VM, and a `stat` and a read of each of
+    /// `/etc/ssl/certs`'s ~300 entries cost a quarter of a start.
     fn list_dir(dir: &Path) -> Result<Listing, String> {
         let entries = std::fs::read_dir(dir).map_err(|_| "it is not a readable directory")?;
         let mut names = Vec::new();
@@ -486,9 +498,9 @@ impl Listing {
         else {
             return Some(format!("{shown} is not a readable directory"));
         };
-        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-        let (before, mut budget, mut unreadable) = (held.store.len(), MAX_DIR_BYTES, 0);
-        let mut notes = Vec::new();
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+        let (before, mut budget) = (held.store.len(), MAX_DIR_BYTES);
+        let (mut unreadable, mut too_large, mut over_budget) = (0, Vec::new(), false);
         for name in &self.names {
             let Ok(stat) = fstatat(&at, name.as_os_str(), AtFlags::empty()) else {
                 continue;
@@ -502,29 +514,49 @@ impl Listing {
             {
                 continue;
             }
-            if size > MAX_FILE_BYTES.min(budget) {
-                notes.push(if size > MAX_FILE_BYTES {
-                    format!(
-                        "{} is larger than {} MiB",
-                        self.dir.join(name).display(),
-                        MAX_FILE_BYTES >> 20
-                    )
-                } else {
-                    format!("{shown}'s files hold more than {} MiB", MAX_DIR_BYTES >> 20)
-                });
+            if size > MAX_FILE_BYTES {
+                too_large.push(name);
+                continue;
+            }
+            if size > budget {
+                over_budget = true;
                 continue;
             }
             held.files.insert(inode);
-            match openat(&at, name.as_os_str(), flags, Mode::empty())
-                .map_err(|_| Unreadable::Io)
-                .and_then(|fd| read_bounded(File::from(fd), size, MAX_FILE_BYTES))
-            {
-                Ok(text) => {
+            // Checked again on the open file: what was listed may have been swapped since.
+            let read = openat(&at, name.as_os_str(), flags, Mode::empty())
+                .map(File::from)
+                .ok()
+                .filter(|file| {
+                    file.metadata()
+                        .is_ok_and(|m| m.is_file() && (m.dev(), m.ino()) == inode)
+                })
+                .and_then(|file| read_bounded(file, size, MAX_FILE_BYTES).ok());
+            match read {
+                Some(text) => {
                     budget -= text.len() as u64;
                     held.add_pem(&text);
                 }
-                Err(_) => unreadable += 1,
+                None => unreadable += 1,
             }
+        }
+        let mut notes = Vec::new();
+        if let Some(first) = too_large.first() {
+            let more = match too_large.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            notes.push(format!(
+                "{}{more} is larger than {} MiB",
+                self.dir.join(first).display(),
+                MAX_FILE_BYTES >> 20
+            ));
+        }
+        if over_budget {
+            notes.push(format!(
+                "{shown}'s files hold more than {} MiB",
+                MAX_DIR_BYTES >> 20
+            ));
         }
         if unreadable > 0 {
             notes.push(format!("{unreadable} of {shown}'s files could not be read"));
@@ -829,11 +861,16 @@ mod tests {
 
     /// A leaf certificate for `host` from a new CA the roots do not hold: `(leaf, CA PEM)`.
     fn leaf_of_a_new_ca(host: &str) -> (CertificateDer<'static>, String) {
+        leaf_of("dir-only CA", host)
+    }
+
+    /// A leaf certificate for `host` from a new CA (a new key) named `ca_name`.
+    fn leaf_of(ca_name: &str, host: &str) -> (CertificateDer<'static>, String) {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca.distinguished_name
-            .push(rcgen::DnType::CommonName, "dir-only CA");
+            .push(rcgen::DnType::CommonName, ca_name);
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca, ca_key);
         let leaf_key = rcgen::KeyPair::generate().unwrap();
@@ -876,6 +913,51 @@ mod tests {
             refused.to_string().contains("not valid for name"),
             "{refused}"
         );
+    }
+
+    /// Sources trusting `file_ca` through SSL_CERT_FILE and `dir_ca` through SSL_CERT_DIR.
+    fn file_and_dir(dir: &Path, file_ca: &str, dir_ca: &str) -> Sources {
+        let mut sources = nowhere(dir);
+        let file = dir.join("file-ca.pem");
+        std::fs::write(&file, file_ca).unwrap();
+        let certs = dir.join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("ca.pem"), dir_ca).unwrap();
+        sources.cert_files = vec![("SSL_CERT_FILE", file)];
+        sources.cert_dirs = vec![certs];
+        sources
+    }
+
+    fn dir_unread(trust: &Trust) -> bool {
+        trust.state.lock().unwrap().unread.is_some()
+    }
+
+    #[test]
+    fn a_chain_to_the_roots_held_leaves_ssl_cert_dir_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let (leaf, ca) = leaf_of("file CA", "sm.example.test");
+        let trust = trust_of(&file_and_dir(dir.path(), &ca, &ca_named("dir CA")));
+        verify(&trust, &leaf, "sm.example.test").unwrap();
+        assert!(dir_unread(&trust));
+        // Another host's name: refused on the name, the directory still unread.
+        let refused = verify(&trust, &leaf, "other.example.test").unwrap_err();
+        assert!(
+            refused.to_string().contains("not valid for name"),
+            "{refused}"
+        );
+        assert!(dir_unread(&trust));
+    }
+
+    #[test]
+    fn a_rotated_ca_of_the_same_name_in_ssl_cert_dir_is_found() {
+        // The file holds an old CA of the name, another key: the chain fails on its signature
+        // (not as an unknown issuer), and the directory's CA of that name is tried.
+        let dir = tempfile::tempdir().unwrap();
+        let (_, old) = leaf_of("corporate CA", "sm.example.test");
+        let (leaf, new) = leaf_of("corporate CA", "sm.example.test");
+        let trust = trust_of(&file_and_dir(dir.path(), &old, &new));
+        verify(&trust, &leaf, "sm.example.test").unwrap();
+        assert!(!dir_unread(&trust));
     }
 
     #[test]
