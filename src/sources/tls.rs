@@ -95,12 +95,21 @@ impl Roots {
     }
 
     /// The check of a server's certificate against these roots, with `provider`'s algorithms.
+    ///
+    /// The store goes into the check as it is; it is copied only when `SSL_CERT_DIR` files
+    /// may be added to it later.
     pub(crate) fn trust(self, provider: Arc<CryptoProvider>) -> Result<Arc<Trust>, Error> {
-        let verifier = verifier(&self.held.store, &provider)?;
-        let unread = (!self.unread.is_empty()).then(|| Unread {
-            held: self.held,
-            dirs: self.unread,
-        });
+        let (store, unread) = if self.unread.is_empty() {
+            (self.held.store, None)
+        } else {
+            let store = self.held.store.clone();
+            let unread = Unread {
+                held: self.held,
+                dirs: self.unread,
+            };
+            (store, Some(unread))
+        };
+        let verifier = verifier(store, &provider)?;
         Ok(Arc::new(Trust {
             provider,
             state: Mutex::new(State {
@@ -125,10 +134,10 @@ impl std::fmt::Debug for Roots {
 
 /// rustls' standard check (chain, names, validity, signatures) against `store`.
 fn verifier(
-    store: &RootCertStore,
+    store: RootCertStore,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<WebPkiServerVerifier>, Error> {
-    WebPkiServerVerifier::builder_with_provider(Arc::new(store.clone()), Arc::clone(provider))
+    WebPkiServerVerifier::builder_with_provider(Arc::new(store), Arc::clone(provider))
         .build()
         .map_err(|_| Error::TrustStoreUnusable {
             name: "SSL_CERT_FILE",
@@ -185,7 +194,7 @@ impl Trust {
                 .filter_map(|listing| listing.read_into(&mut held))
                 .collect();
             state.notes = (!notes.is_empty()).then(|| notes.join("; ").into());
-            if let Ok(verifier) = verifier(&held.store, &self.provider) {
+            if let Ok(verifier) = verifier(held.store, &self.provider) {
                 state.verifier = verifier;
             }
         }
