@@ -410,14 +410,28 @@ impl Collector {
             .custom_flags((nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY).bits())
             .open(path)
             .map_err(|_| Unreadable::Io)?;
+        self.read_open(file, cap, None)
+    }
+
+    /// Reads the open `file` unless it was read already: a regular file of at most `cap`
+    /// bytes, checked on the descriptor (no race with a rename), and when `listed` is given,
+    /// the very `(device, inode)` a listing saw (not one swapped in since). `Ok(None)` means
+    /// already read.
+    fn read_open(
+        &mut self,
+        file: File,
+        cap: u64,
+        listed: Option<(u64, u64)>,
+    ) -> Result<Option<Vec<u8>>, Unreadable> {
         let meta = file.metadata().map_err(|_| Unreadable::Io)?;
-        if !meta.is_file() {
+        let inode = (meta.dev(), meta.ino());
+        if !meta.is_file() || listed.is_some_and(|listed| listed != inode) {
             return Err(Unreadable::NotRegular);
         }
         if meta.len() > cap {
             return Err(Unreadable::TooLarge);
         }
-        if !self.files.insert((meta.dev(), meta.ino())) {
+        if !self.files.insert(inode) {
             return Ok(None);
         }
         read_bounded(file, meta.len(), cap).map(Some)
@@ -494,8 +508,8 @@ impl Listing {
     ///
     /// Entries that are not regular files, are empty (a file of `/proc` says it is) or were
     /// read already (the same inode: the system bundle, another directory) are skipped, as
-    /// OpenSSL would; a new file costs four calls: stat, open, one read of the size the stat
-    /// gave, close. A file that grew since is read as it was.
+    /// OpenSSL would; a new file costs five calls: stat, open, a stat of the open file, one
+    /// read, close. A file that grew since is read as it is now, within the same bounds.
     fn read_into(&self, held: &mut Collector) -> Option<String> {
         use nix::fcntl::{AtFlags, OFlag, openat};
         use nix::sys::stat::{Mode, SFlag, fstatat};
@@ -531,22 +545,19 @@ impl Listing {
                 over_budget = true;
                 continue;
             }
-            held.files.insert(inode);
             // Checked again on the open file: what was listed may have been swapped since.
             let read = openat(&at, name.as_os_str(), flags, Mode::empty())
-                .map(File::from)
-                .ok()
-                .filter(|file| {
-                    file.metadata()
-                        .is_ok_and(|m| m.is_file() && (m.dev(), m.ino()) == inode)
-                })
-                .and_then(|file| read_bounded(file, size, MAX_FILE_BYTES).ok());
+                .map_err(|_| Unreadable::Io)
+                .and_then(|fd| {
+                    held.read_open(File::from(fd), MAX_FILE_BYTES.min(budget), Some(inode))
+                });
             match read {
-                Some(text) => {
+                Ok(Some(text)) => {
                     budget -= text.len() as u64;
                     held.add_pem(&text);
                 }
-                None => unreadable += 1,
+                Ok(None) => {}
+                Err(_) => unreadable += 1,
             }
         }
         let mut notes = Vec::new();
