@@ -33,7 +33,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::crypto::CryptoProvider;
 
 use crate::error::Error;
-use crate::sources::tls;
+use crate::sources::{causes, tls};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Connect = WithTimeout<hyper_rustls::HttpsConnector<TcpConnector>>;
@@ -310,21 +310,6 @@ fn kind(error: &(dyn std::error::Error + 'static)) -> fn(BoxError) -> ConnectorE
         return ConnectorError::io;
     }
     |error| ConnectorError::other(error, None)
-}
-
-/// `error` and each error after it in its chain. After an `io::Error` the next one is its
-/// payload (`io::Error::source` skips the payload and returns the payload's source).
-fn causes<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(error), |&error| {
-        match error.downcast_ref::<std::io::Error>() {
-            Some(io) => io
-                .get_ref()
-                .map(|inner| inner as &(dyn std::error::Error + 'static)),
-            None => error.source(),
-        }
-    })
 }
 
 #[cfg(test)]

@@ -37,6 +37,21 @@ pub(crate) fn fetch(config: &Config, vars: &Vars) -> Result<Vec<Fetched>, Error>
     }
 }
 
+/// `error` and each error after it in its chain. After an `io::Error` the next one is its
+/// payload (`io::Error::source` skips the payload and returns the payload's source).
+pub(crate) fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |&error| {
+        match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        }
+    })
+}
+
 /// The endpoint variables, checked before any call.
 pub(crate) fn check_endpoints(vars: &Vars) -> Result<(), Error> {
     for name in ENDPOINT_VARS {

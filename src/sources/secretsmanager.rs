@@ -65,14 +65,12 @@ pub(crate) struct TooManyRequests;
 impl ClassifyRetry for TooManyRequests {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         // An answer over the size bound is not retried: the next one would be as large.
-        if let Some(Err(error)) = ctx.output_or_error() {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-            while let Some(cause) = source {
-                if cause.is::<http_body_util::LengthLimitError>() || cause.is::<TooLarge>() {
-                    return RetryAction::RetryForbidden;
-                }
-                source = cause.source();
-            }
+        if let Some(Err(error)) = ctx.output_or_error()
+            && crate::sources::causes(error).any(|cause| {
+                cause.is::<http_body_util::LengthLimitError>() || cause.is::<TooLarge>()
+            })
+        {
+            return RetryAction::RetryForbidden;
         }
         match ctx.response().map(|r| r.status().as_u16()) {
             Some(429) => RetryAction::throttling_error(),
