@@ -203,24 +203,14 @@ fn watch_keeps_the_command_on_a_missing_required_key() {
 
 #[test]
 fn watch_keeps_the_command_when_polls_are_throttled() {
-    let w = watched(&[]);
-    let running = w.run.start(&[]);
-    lines(&w.log, "start", 1);
-    w.proxy.always(Fault::Error {
-        status: 400,
-        code: "ThrottlingException",
-        message: "Rate exceeded",
-    });
-    let seen = w.proxy.requests().len();
-    eventually("two throttled polls", || {
-        w.proxy.requests().len() >= seen + 2
-    });
-    assert_eq!(lines(&w.log, "start", 1).len(), 1, "no restart");
-    let first = lines(&w.log, "start", 1)[0][1].clone();
-    assert!(alive(&first));
-    stop(running)
-        .stderr_has("watching failed, the command keeps running")
-        .stderr_has("throttling");
+    survives_failing_polls(
+        Fault::Error {
+            status: 400,
+            code: "ThrottlingException",
+            message: "Rate exceeded",
+        },
+        "throttling",
+    );
 }
 
 /// Every request from now on gets `fault`; the command must survive two polls of it, and the
